@@ -1,0 +1,24 @@
+"""V-JEPA 2 networks in PyTorch: encoder, predictor, attentive classifier."""
+
+from vjepa2.models.classifier import AttentiveClassifier, AttentivePooler
+from vjepa2.models.encoder import VJEPA2Encoder
+from vjepa2.models.model import (
+    VideoClassifierOutput,
+    VJEPA2ForVideoClassification,
+    VJEPA2Model,
+    VJEPA2Output,
+    build_model,
+)
+from vjepa2.models.predictor import VJEPA2Predictor
+
+__all__ = [
+    "AttentiveClassifier",
+    "AttentivePooler",
+    "VJEPA2Encoder",
+    "VJEPA2ForVideoClassification",
+    "VJEPA2Model",
+    "VJEPA2Output",
+    "VJEPA2Predictor",
+    "VideoClassifierOutput",
+    "build_model",
+]

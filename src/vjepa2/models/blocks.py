@@ -1,0 +1,101 @@
+"""Transformer building blocks shared by the encoder, the predictor and the attentive probe.
+
+State-dict names follow the original code (``norm1``, ``attn.qkv``, ``attn.proj``, ``norm2``,
+``mlp.fc1``, ``mlp.fc2``), so original checkpoints load without renaming.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+import torch.utils.checkpoint
+from torch import nn
+
+from vjepa2.models.rope import RopeTables
+
+
+class MLP(nn.Module):
+    """Linear -> exact (erf) GELU -> Linear."""
+
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention with one fused qkv projection and optional 3D RoPE on q and k.
+
+    The qkv output is laid out as contiguous [q | k | v] row blocks, heads split afterwards.
+    """
+
+    def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_dim = dim // num_heads
+        self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, rope: RopeTables | None = None) -> torch.Tensor:
+        """``x``: [B, N, D] -> [B, N, D]."""
+        b, n, d = x.shape
+        qkv = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        if rope is None:
+            q, k, v = qkv.unbind(0)
+        else:
+            q, k = rope.apply(qkv[:2]).unbind(0)
+            v = qkv[2]
+        out = F.scaled_dot_product_attention(q, k, v)  # [B, H, N, hd]
+        return self.proj(out.transpose(1, 2).reshape(b, n, d))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: ``x + attn(norm1(x))`` then ``x + mlp(norm2(x))``."""
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        eps: float = 1e-6,
+    ) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim, eps=eps)
+        self.attn = Attention(dim, num_heads, qkv_bias)
+        self.norm2 = nn.LayerNorm(dim, eps=eps)
+        self.mlp = MLP(dim, int(dim * mlp_ratio))
+
+    def forward(self, x: torch.Tensor, rope: RopeTables | None = None) -> torch.Tensor:
+        x = x + self.attn(self.norm1(x), rope)
+        return x + self.mlp(self.norm2(x))
+
+
+def apply_block(
+    block: Block, x: torch.Tensor, rope: RopeTables | None, checkpointing: bool = False
+) -> torch.Tensor:
+    """``block(x, rope)``, through activation checkpointing when asked to and grads are on."""
+    if checkpointing and torch.is_grad_enabled():
+        return torch.utils.checkpoint.checkpoint(block, x, rope, use_reentrant=False)
+    return block(x, rope)
+
+
+def init_weights(module: nn.Module, std: float = 0.02) -> None:
+    """The original training init: truncated normal (±2 absolute) on Linear/Conv, zero biases,
+    unit LayerNorms, and ``attn.proj`` / ``mlp.fc2`` of block i (1-based) scaled by 1/sqrt(2i)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Conv3d)):
+            nn.init.trunc_normal_(m.weight, std=std, a=-2.0, b=2.0)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.LayerNorm):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    blocks = [m for m in module.modules() if isinstance(m, Block)]
+    for i, block in enumerate(blocks, start=1):
+        with torch.no_grad():
+            block.attn.proj.weight.div_((2.0 * i) ** 0.5)
+            block.mlp.fc2.weight.div_((2.0 * i) ** 0.5)

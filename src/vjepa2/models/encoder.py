@@ -1,0 +1,141 @@
+"""The V-JEPA 2 video encoder: tubelet patch embedding, pre-norm blocks with 3D RoPE, final norm."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from vjepa2.config import VJEPA2Config
+from vjepa2.models.blocks import Block, apply_block
+from vjepa2.models.rope import RopeTables
+
+IndexList = torch.Tensor | Sequence[torch.Tensor]
+
+
+class PatchEmbed3D(nn.Module):
+    """Conv3d with kernel = stride = (tubelet, patch, patch): [B, C, T, H, W] -> [B, N, D]."""
+
+    def __init__(self, in_chans: int, dim: int, tubelet_size: int, patch_size: int) -> None:
+        super().__init__()
+        kernel = (tubelet_size, patch_size, patch_size)
+        self.proj = nn.Conv3d(in_chans, dim, kernel_size=kernel, stride=kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(x).flatten(2).transpose(1, 2)
+
+
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype q/k will have: the autocast dtype when autocast is on, else ``x.dtype``."""
+    if torch.is_autocast_enabled(x.device.type):
+        return torch.get_autocast_dtype(x.device.type)
+    return x.dtype
+
+
+def gather_tokens(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``x`` [B, N, D] at ``idx`` [B, K] -> [B, K, D]."""
+    return torch.gather(x, 1, idx.unsqueeze(-1).expand(-1, -1, x.size(-1)))
+
+
+def cat_indices(masks: IndexList) -> torch.Tensor:
+    """One index tensor [B, K] or a list of them -> [M*B, K] (stacked along the batch)."""
+    if isinstance(masks, torch.Tensor):
+        return masks.long()
+    return torch.cat(list(masks), dim=0).long()
+
+
+class VJEPA2Encoder(nn.Module):
+    """Video ViT with 3D RoPE. Input ``[B, T, C, H, W]`` (transformers' layout), output tokens.
+
+    Any T divisible by the tubelet size (T < tubelet repeats the frames), any H and W divisible by
+    the patch size; RoPE positions come from the actual input grid.
+    """
+
+    def __init__(self, config: VJEPA2Config) -> None:
+        super().__init__()
+        self.config = config
+        dim = config.hidden_size
+        self.patch_embed = PatchEmbed3D(
+            config.in_chans, dim, config.tubelet_size, config.patch_size
+        )
+        self.blocks = nn.ModuleList(
+            Block(dim, config.num_attention_heads, config.mlp_ratio, config.qkv_bias,
+                  config.layer_norm_eps)
+            for _ in range(config.num_hidden_layers)
+        )  # fmt: skip
+        self.norm = nn.LayerNorm(dim, eps=config.layer_norm_eps)
+        self.gradient_checkpointing = False
+
+    @property
+    def head_dim(self) -> int:
+        return self.config.hidden_size // self.config.num_attention_heads
+
+    def token_grid(self, video_shape: Sequence[int]) -> tuple[int, int, int]:
+        """(T', Hp, Wp) token grid for an input of shape [B, T, C, H, W]."""
+        _, t, _, h, w = video_shape
+        c = self.config
+        return max(t, c.tubelet_size) // c.tubelet_size, h // c.patch_size, w // c.patch_size
+
+    def embed(self, video: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
+        """Patch-embed ``video`` [B, T, C, H, W] -> tokens [B, N, D] and the grid (T', Hp, Wp)."""
+        c = self.config
+        if video.dim() != 5:
+            raise ValueError(f"expected video [B, T, C, H, W], got shape {tuple(video.shape)}")
+        _, t, ch, h, w = video.shape
+        if ch != c.in_chans:
+            raise ValueError(
+                f"expected {c.in_chans} channels at dim 2 of [B, T, C, H, W], got {ch}"
+            )
+        if h % c.patch_size or w % c.patch_size:
+            raise ValueError(f"height {h} and width {w} must be divisible by {c.patch_size}")
+        if t < c.tubelet_size:
+            video = video.repeat_interleave(c.tubelet_size // t, dim=1)
+        elif t % c.tubelet_size:
+            raise ValueError(
+                f"frame count {t} must be divisible by the tubelet size {c.tubelet_size}"
+            )
+        weight = self.patch_embed.proj.weight
+        x = video.to(weight.dtype).transpose(1, 2)  # [B, C, T, H, W]
+        return self.patch_embed(x), self.token_grid(video.shape)
+
+    def forward(
+        self,
+        video: torch.Tensor,
+        masks: IndexList | None = None,
+        out_layers: Sequence[int] | None = None,
+    ) -> torch.Tensor | list[torch.Tensor]:
+        """Encode a clip.
+
+        Args:
+            video: ``[B, T, C, H, W]``, normalised pixels.
+            masks: kept token indices ``[B, K]`` (or a list of them, stacked along the batch);
+                only these tokens go through the blocks, with their own grid positions.
+            out_layers: block indices whose outputs to return, each through the final norm.
+
+        Returns:
+            ``[B, N, D]`` (``[M*B, K, D]`` with masks), or a list of those for ``out_layers``.
+        """
+        x, (_, hp, wp) = self.embed(video)
+        if masks is None:
+            idx = torch.arange(x.size(1), device=x.device)
+        else:
+            idx = cat_indices(masks).to(x.device)
+            if idx.dim() != 2 or idx.size(0) % x.size(0):
+                raise ValueError(
+                    f"masks must be [B, K] index tensors with B = {x.size(0)}, "
+                    f"got {tuple(idx.shape)}"
+                )
+            x = gather_tokens(x.repeat(idx.size(0) // x.size(0), 1, 1), idx)
+        rope = RopeTables.build(idx, (hp, wp), self.head_dim, compute_dtype(x))
+        wanted = {i % len(self.blocks) for i in out_layers or ()}
+        outs: dict[int, torch.Tensor] = {}
+        for i, block in enumerate(self.blocks):
+            x = apply_block(block, x, rope, self.gradient_checkpointing)
+            if i in wanted:
+                outs[i] = self.norm(x)
+                if len(outs) == len(wanted):
+                    break
+        if out_layers is None:
+            return self.norm(x)
+        return [outs[i % len(self.blocks)] for i in out_layers]

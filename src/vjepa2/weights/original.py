@@ -1,0 +1,124 @@
+"""Meta's original checkpoints (``.pt``): pretraining files and attentive-probe files.
+
+Pretraining checkpoints hold ``encoder``, ``target_encoder`` and ``predictor`` state dicts (keys
+wrapped in ``module.backbone.``); probe checkpoints hold a list ``classifiers`` (keys wrapped in
+``module.``). They carry no config, so the architecture comes from a preset, an explicit config,
+or the weight shapes (widths of the released models map to their head counts).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from vjepa2.config import VJEPA2Config
+from vjepa2.presets import _ENCODER_ARCH, preset_for_original_file
+from vjepa2.weights.keymaps import StateDict, strip_wrappers
+
+ENCODER_KEYS = ("encoder", "target_encoder", "ema_encoder")
+
+# Head counts of the released widths (tiny, small, base, L, H, g); others need a config.
+HEADS_BY_WIDTH = {192: 3, 384: 6, 768: 12} | {
+    arch["hidden_size"]: arch["num_attention_heads"] for arch in _ENCODER_ARCH.values()
+}
+PRED_HEADS_BY_WIDTH = {384: 12}
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """``torch.load`` with ``weights_only=True`` (no pickled code runs)."""
+    try:
+        checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as err:
+        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({err})") from err
+    if not isinstance(checkpoint, dict):
+        raise ValueError(f"{path}: expected a dict checkpoint, got {type(checkpoint).__name__}")
+    return checkpoint
+
+
+def select_encoder(checkpoint: dict[str, Any], key: str, source: str) -> StateDict:
+    """The encoder state dict under ``key`` (``encoder`` or ``target_encoder``)."""
+    if key in checkpoint and isinstance(checkpoint[key], dict):
+        return checkpoint[key]
+    if any(k.endswith("patch_embed.proj.weight") for k in checkpoint):
+        return checkpoint  # a bare encoder state dict
+    available = [k for k, v in checkpoint.items() if isinstance(v, dict)]
+    raise KeyError(f"{source}: no {key!r} in the checkpoint; it has {available}")
+
+
+def select_classifier(checkpoint: dict[str, Any], index: int, source: str) -> StateDict:
+    """``classifiers[index]`` of a probe checkpoint (or a bare probe state dict)."""
+    if "classifiers" in checkpoint:
+        heads = checkpoint["classifiers"]
+        if not 0 <= index < len(heads):
+            raise IndexError(
+                f"{source}: classifier index {index} out of range ({len(heads)} heads)"
+            )
+        return heads[index]
+    if any(k.endswith("pooler.query_tokens") for k in checkpoint):
+        return checkpoint
+    raise KeyError(f"{source}: not a probe checkpoint (no 'classifiers' list)")
+
+
+def infer_config(
+    encoder: StateDict,
+    predictor: StateDict | None,
+    filename: str | None = None,
+) -> VJEPA2Config:
+    """Architecture of an original checkpoint: from its released file name, else its shapes."""
+    preset = preset_for_original_file(filename) if filename else None
+    if preset is not None:
+        return preset.config()
+    enc = strip_wrappers(encoder)
+    dim, _, tubelet, patch, _ = enc["patch_embed.proj.weight"].shape
+    depth = 1 + max(int(m.group(1)) for k in enc if (m := re.match(r"blocks\.(\d+)\.", k)))
+    hidden = enc["blocks.0.mlp.fc1.weight"].shape[0]
+    if dim not in HEADS_BY_WIDTH:
+        raise ValueError(
+            f"cannot tell the head count of a {dim}-wide encoder from its weights; pass "
+            f"config=VJEPA2Config(...) or preset=..."
+        )
+    kwargs: dict[str, Any] = dict(
+        hidden_size=dim,
+        num_hidden_layers=depth,
+        num_attention_heads=HEADS_BY_WIDTH[dim],
+        mlp_ratio=hidden / dim,
+        patch_size=patch,
+        tubelet_size=tubelet,
+    )
+    if predictor:
+        pred = strip_wrappers(predictor)
+        pdim = pred["predictor_embed.weight"].shape[0]
+        if pdim not in PRED_HEADS_BY_WIDTH:
+            raise ValueError(f"cannot tell the head count of a {pdim}-wide predictor; pass config=")
+        kwargs.update(
+            pred_hidden_size=pdim,
+            pred_num_attention_heads=PRED_HEADS_BY_WIDTH[pdim],
+            pred_num_hidden_layers=1
+            + max(
+                int(m.group(1)) for k in pred if (m := re.match(r"predictor_blocks\.(\d+)\.", k))
+            ),
+            pred_num_mask_tokens=sum(k.startswith("mask_tokens.") for k in pred),
+            pred_mlp_ratio=pred["predictor_blocks.0.mlp.fc1.weight"].shape[0] / pdim,
+        )
+    return VJEPA2Config(**kwargs)
+
+
+def classifier_settings(probe: StateDict, num_heads: int) -> dict[str, Any]:
+    """Config fields for an original probe: its class count, blocks and queries from the shapes;
+    heads as given (16 for every released probe) and LayerNorm eps 1e-5 (the probe's default)."""
+    probe = strip_wrappers(probe)
+    num_classes = probe["linear.weight"].shape[0]
+    num_blocks = len({k.split(".")[2] for k in probe if k.startswith("pooler.blocks.")})
+    return dict(
+        id2label={i: f"LABEL_{i}" for i in range(num_classes)},
+        num_pooler_layers=num_blocks,
+        classifier_num_heads=num_heads,
+        classifier_layer_norm_eps=1e-5,
+        classifier_num_queries=probe["pooler.query_tokens"].shape[1],
+    )
