@@ -48,6 +48,10 @@ def convert(
             help="Architecture of the .pt when its file name does not tell (see 'vjepa2 models')."
         ),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="config.json giving the architecture of a .pt (instead of --preset)."),
+    ] = None,
 ) -> None:
     """Convert a checkpoint between Meta's original format and the Hugging Face format.
 
@@ -60,6 +64,7 @@ def convert(
     A directory output is written with config.json + safetensors and loads in transformers;
     a .pt output holds 'encoder', 'target_encoder', 'predictor' (and 'classifiers').
     """
+    from vjepa2.config import VJEPA2Config
     from vjepa2.weights import load, save_original
 
     id2label = None
@@ -67,6 +72,8 @@ def convert(
         names = [line.strip() for line in labels.read_text().splitlines() if line.strip()]
         id2label = dict(enumerate(names))
     kwargs = dict(checkpoint_key=checkpoint_key, preset=preset)
+    if config is not None:
+        kwargs["config"] = VJEPA2Config.from_json_file(config)
     if classifier is not None:
         kwargs.update(classifier=classifier, classifier_heads=classifier_heads,
                       classifier_index=classifier_index, id2label=id2label)  # fmt: skip

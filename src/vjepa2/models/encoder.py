@@ -72,32 +72,32 @@ class VJEPA2Encoder(nn.Module):
         return self.config.hidden_size // self.config.num_attention_heads
 
     def token_grid(self, video_shape: Sequence[int]) -> tuple[int, int, int]:
-        """(T', Hp, Wp) token grid for an input of shape [B, T, C, H, W]."""
-        _, t, _, h, w = video_shape
+        """(T', Hp, Wp) token grid for an input of shape [B, T, C, H, W]; checks the shape."""
         c = self.config
-        return max(t, c.tubelet_size) // c.tubelet_size, h // c.patch_size, w // c.patch_size
-
-    def embed(self, video: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
-        """Patch-embed ``video`` [B, T, C, H, W] -> tokens [B, N, D] and the grid (T', Hp, Wp)."""
-        c = self.config
-        if video.dim() != 5:
-            raise ValueError(f"expected video [B, T, C, H, W], got shape {tuple(video.shape)}")
-        _, t, ch, h, w = video.shape
+        if len(video_shape) != 5:
+            raise ValueError(f"expected video [B, T, C, H, W], got shape {tuple(video_shape)}")
+        _, t, ch, h, w = video_shape
         if ch != c.in_chans:
             raise ValueError(
                 f"expected {c.in_chans} channels at dim 2 of [B, T, C, H, W], got {ch}"
             )
         if h % c.patch_size or w % c.patch_size:
             raise ValueError(f"height {h} and width {w} must be divisible by {c.patch_size}")
-        if t < c.tubelet_size:
-            video = video.repeat_interleave(c.tubelet_size // t, dim=1)
-        elif t % c.tubelet_size:
+        if t > c.tubelet_size and t % c.tubelet_size:
             raise ValueError(
                 f"frame count {t} must be divisible by the tubelet size {c.tubelet_size}"
             )
+        return max(t, c.tubelet_size) // c.tubelet_size, h // c.patch_size, w // c.patch_size
+
+    def embed(self, video: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
+        """Patch-embed ``video`` [B, T, C, H, W] -> tokens [B, N, D] and the grid (T', Hp, Wp)."""
+        grid = self.token_grid(video.shape)
+        t = video.size(1)
+        if t < self.config.tubelet_size:
+            video = video.repeat_interleave(self.config.tubelet_size // t, dim=1)
         weight = self.patch_embed.proj.weight
         x = video.to(weight.dtype).transpose(1, 2)  # [B, C, T, H, W]
-        return self.patch_embed(x), self.token_grid(video.shape)
+        return self.patch_embed(x), grid
 
     def forward(
         self,

@@ -132,7 +132,7 @@ def to_hf(state_dict: StateDict, classifier: bool) -> StateDict:
                 stacks[rule.hf[0].format(**fields)][int(fields["m"])] = value
             else:
                 for name, part in zip(rule.hf, value.chunk(len(rule.hf), dim=0), strict=True):
-                    out[name.format(**fields)] = part.contiguous()
+                    out[name.format(**fields)] = part.clone() if len(rule.hf) > 1 else part
             break
         else:
             unmapped.append(key)

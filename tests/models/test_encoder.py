@@ -1,0 +1,139 @@
+"""Encoder and predictor behaviour beyond parity: shapes, errors, layers, masks, checkpointing."""
+
+import pytest
+import torch
+
+import vjepa2
+from tests.conftest import tiny_config
+from vjepa2.models.rope import RopeTables
+from vjepa2.presets import PRESETS, count_parameters
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    m = vjepa2.VJEPA2Model(tiny_config()).eval()
+    m.reset_parameters()
+    return m
+
+
+@pytest.mark.parametrize("t,h,w", [(2, 32, 48), (4, 64, 32), (6, 48, 80), (1, 16, 16)])
+def test_any_grid(model, t, h, w):
+    out = model(torch.randn(2, t, 3, h, w)).last_hidden_state
+    assert out.shape == (2, max(t, 2) // 2 * (h // 16) * (w // 16), 96)
+
+
+@torch.no_grad()
+def test_non_square_uses_the_input_grid(model):
+    """Our blocks with tables built from the input's (Hp, Wp) = (2, 5) reproduce the forward."""
+    x = torch.randn(1, 4, 3, 32, 80)
+    tokens, grid = model.encoder.embed(x)
+    assert grid == (2, 2, 5)
+    rope = RopeTables.build(torch.arange(tokens.size(1)), (2, 5), 32, torch.float32)
+    for block in model.encoder.blocks:
+        tokens = block(tokens, rope)
+    torch.testing.assert_close(model(x).last_hidden_state, model.encoder.norm(tokens))
+    wrong = RopeTables.build(torch.arange(20), (4, 4), 32, torch.float32)  # a square grid
+    assert not torch.allclose(
+        model.encoder.blocks[0](tokens, wrong), model.encoder.blocks[0](tokens, rope)
+    )
+
+
+@pytest.mark.parametrize(
+    "shape,match",
+    [
+        ((1, 3, 3, 32, 32), "divisible by the tubelet"),
+        ((1, 2, 3, 30, 32), "divisible by 16"),
+        ((1, 2, 4, 32, 32), "channels"),
+        ((2, 3, 32, 32), r"\[B, T, C, H, W\]"),
+    ],
+)
+def test_bad_shapes(model, shape, match):
+    with pytest.raises(ValueError, match=match):
+        model(torch.randn(*shape))
+
+
+@torch.no_grad()
+def test_intermediate_layers_go_through_the_final_norm(model):
+    x = torch.randn(1, 2, 3, 32, 32)
+    first, last = model.encoder(x, out_layers=[0, -1])
+    torch.testing.assert_close(last, model(x).last_hidden_state)
+    tokens, _ = model.encoder.embed(x)
+    rope = RopeTables.build(torch.arange(tokens.size(1)), (2, 2), 32, torch.float32)
+    torch.testing.assert_close(first, model.encoder.norm(model.encoder.blocks[0](tokens, rope)))
+
+
+@torch.no_grad()
+def test_several_masks_stack_along_the_batch(model):
+    x = torch.randn(2, 4, 3, 32, 32)
+    m1 = torch.tensor([[0, 1, 2, 5], [3, 4, 6, 7]])
+    m2 = torch.tensor([[1, 2, 3, 4], [0, 2, 4, 6]])
+    both = model.encoder(x, masks=[m1, m2])
+    assert both.shape == (4, 4, 96)
+    torch.testing.assert_close(both[:2], model.encoder(x, masks=m1))
+    torch.testing.assert_close(both[2:], model.encoder(x, masks=m2))
+    tgt = torch.tensor([[6, 7], [0, 1]])
+    out = model(x, context_idx=[m1], target_idx=[tgt])
+    assert out.predictor_output.shape == (2, 2, 96)
+
+
+def test_gradient_checkpointing_is_numerically_neutral():
+    torch.manual_seed(0)
+    model = vjepa2.VJEPA2Model(tiny_config())
+    x = torch.randn(2, 4, 3, 32, 32)
+    grads = []
+    for checkpointing in (False, True):
+        model.zero_grad()
+        model.encoder.gradient_checkpointing = checkpointing
+        model.predictor.gradient_checkpointing = checkpointing
+        out = model(x, context_idx=[torch.arange(5).expand(2, 5)],
+                    target_idx=[torch.arange(5, 8).expand(2, 3)])  # fmt: skip
+        out.predictor_output.square().mean().backward()
+        grads.append([p.grad for p in model.parameters()])
+    for a, b in zip(*grads, strict=True):
+        assert (a is None) == (b is None)  # unused mask tokens get no gradient either way
+        if a is not None:
+            torch.testing.assert_close(a, b)
+
+
+@torch.no_grad()
+def test_bf16_autocast_builds_tables_in_bf16(model):
+    x = torch.randn(1, 2, 3, 32, 32)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(x).last_hidden_state
+    ref = model(x).last_hidden_state
+    assert (out.float() - ref).abs().max() < 0.2
+
+
+def test_predictor_checks_its_inputs(model):
+    ctx = torch.randn(2, 4, 96)
+    with pytest.raises(ValueError, match="context has 4 tokens"):
+        model.predictor(
+            ctx, torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 2, dtype=torch.long)
+        )
+    with pytest.raises(ValueError, match="batch mismatch"):
+        model.predictor(
+            ctx, torch.zeros(1, 4, dtype=torch.long), torch.zeros(2, 2, dtype=torch.long)
+        )
+
+
+@pytest.mark.parametrize(
+    "name,millions", [("vitl", 303.9), ("vith", 631.6), ("vitg", 1012.2), ("vitg-384", 1012.2)]
+)
+def test_preset_sizes_match_the_released_models(name, millions):
+    config = PRESETS[name].config()
+    assert count_parameters(config) / 1e6 == pytest.approx(millions, abs=0.05)
+    with torch.device("meta"):
+        model = vjepa2.build_model(config, with_predictor=True)
+    assert sum(p.numel() for p in model.encoder.parameters()) == count_parameters(config)
+    assert model.num_parameters() == count_parameters(config, predictor=True)
+    assert 22.0e6 < model.num_parameters() - count_parameters(config) < 22.5e6  # predictor
+
+
+def test_classifier_preset_size():
+    config = PRESETS["vitl-ssv2"].config()
+    with torch.device("meta"):
+        model = vjepa2.build_model(config)
+    assert model.num_parameters() == count_parameters(config, predictor=True)
+    head = sum(p.numel() for p in model.head.parameters())
+    assert 49e6 < head < 50.5e6  # spec: probe ≈ 49.5M for SSv2 ViT-L
