@@ -156,7 +156,10 @@ def test_weights_only_refuses_pickled_code(tmp_path):
 
 def test_infers_architecture_of_released_widths(tmp_path):
     """A 384-wide (ViT-S sized) encoder + predictor: heads come from the width table."""
-    model = random_model(hidden_size=384, num_attention_heads=6, num_hidden_layers=1, crop_size=256)
+    model = random_model(
+        hidden_size=384, num_attention_heads=6, num_hidden_layers=1, crop_size=256,
+        pred_hidden_size=384, pred_num_attention_heads=12, pred_num_hidden_layers=1,
+    )  # fmt: skip
     path = save_original(model, tmp_path / "small.pt")
     loaded = vjepa2.load(path)
     assert loaded.config.num_attention_heads == 6 and loaded.config.pred_num_mask_tokens == 10
