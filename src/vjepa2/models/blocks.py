@@ -44,10 +44,11 @@ class Attention(nn.Module):
         b, n, d = x.shape
         qkv = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         if rope is None:
-            q, k, v = qkv.unbind(0)
+            q, k = qkv[0], qkv[1]
         else:
             q, k = rope.apply(qkv[:2]).unbind(0)
-            v = qkv[2]
+        # SDPA's CPU kernels run markedly slower on the strided slice than the copy costs.
+        v = qkv[2].contiguous()
         out = F.scaled_dot_product_attention(q, k, v)  # [B, H, N, hd]
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vjepa2.config import VJEPA2Config
@@ -15,15 +16,28 @@ IndexList = torch.Tensor | Sequence[torch.Tensor]
 
 
 class PatchEmbed3D(nn.Module):
-    """Conv3d with kernel = stride = (tubelet, patch, patch): [B, C, T, H, W] -> [B, N, D]."""
+    """Tubelet embedding: [B, T, C, H, W] -> [B, N, D], tokens in (t, h, w) order.
+
+    The weights are a Conv3d with kernel = stride = (tubelet, patch, patch), as in the released
+    checkpoints; since the windows do not overlap, the forward is one matrix multiply over
+    flattened tubelets, which is faster than the convolution and yields contiguous tokens.
+    """
 
     def __init__(self, in_chans: int, dim: int, tubelet_size: int, patch_size: int) -> None:
         super().__init__()
         kernel = (tubelet_size, patch_size, patch_size)
         self.proj = nn.Conv3d(in_chans, dim, kernel_size=kernel, stride=kernel)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x).flatten(2).transpose(1, 2)
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        b, t, c, h, w = video.shape
+        ts, ps = self.proj.kernel_size[0], self.proj.kernel_size[1]
+        tubelets = (
+            video.reshape(b, t // ts, ts, c, h // ps, ps, w // ps, ps)
+            .permute(0, 1, 4, 6, 3, 2, 5, 7)  # [B, T', Hp, Wp, C, ts, ps, ps]
+            .reshape(b, -1, c * ts * ps * ps)
+        )
+        weight = self.proj.weight.reshape(self.proj.out_channels, -1)
+        return F.linear(tubelets, weight, self.proj.bias)
 
 
 def compute_dtype(x: torch.Tensor) -> torch.dtype:
@@ -95,9 +109,7 @@ class VJEPA2Encoder(nn.Module):
         t = video.size(1)
         if t < self.config.tubelet_size:
             video = video.repeat_interleave(self.config.tubelet_size // t, dim=1)
-        weight = self.patch_embed.proj.weight
-        x = video.to(weight.dtype).transpose(1, 2)  # [B, C, T, H, W]
-        return self.patch_embed(x), grid
+        return self.patch_embed(video.to(self.patch_embed.proj.weight.dtype)), grid
 
     def forward(
         self,

@@ -93,6 +93,7 @@ class RopeTables:
         return cls(cos[:, None], sin[:, None])
 
     def apply(self, x: torch.Tensor) -> torch.Tensor:
-        """Rotate ``x`` ``[..., B, H, N, hd]`` (q, k, or both stacked in front)."""
-        swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)
-        return x * self.cos + swapped * self.sin
+        """Rotate ``x`` ``[..., B, H, N, hd]`` (q, k, or both stacked in front); returns a new
+        tensor."""
+        swapped = x.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)  # a fresh tensor: reuse it
+        return swapped.mul_(self.sin).addcmul_(x, self.cos)
