@@ -1,0 +1,1 @@
+"""Training: attentive-probe fine-tuning and self-supervised pretraining."""
