@@ -12,6 +12,9 @@ from typing import Any
 from vjepa2.config import VJEPA2Config
 
 _ENCODER_ARCH: dict[str, dict[str, Any]] = {
+    "vit-tiny": dict(hidden_size=192, num_hidden_layers=12, num_attention_heads=3, mlp_ratio=4.0),
+    "vit-small": dict(hidden_size=384, num_hidden_layers=12, num_attention_heads=6, mlp_ratio=4.0),
+    "vit-base": dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, mlp_ratio=4.0),
     "vitl": dict(hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, mlp_ratio=4.0),
     "vith": dict(hidden_size=1280, num_hidden_layers=32, num_attention_heads=16, mlp_ratio=4.0),
     "vitg": dict(hidden_size=1408, num_hidden_layers=40, num_attention_heads=22, mlp_ratio=48 / 11),
@@ -72,6 +75,14 @@ PRESETS: dict[str, Preset] = {
                task="diving48", num_labels=48, description="ViT-g 384 classifier, Diving48"),
     ]
 }  # fmt: skip
+
+
+def architecture(name: str, **overrides: Any) -> VJEPA2Config:
+    """A from-scratch architecture by name (``vit-tiny``, ``vit-small``, ``vit-base``, ``vitl``,
+    ``vith``, ``vitg``) with the standard predictor, for pretraining; fields can be overridden."""
+    if name not in _ENCODER_ARCH:
+        raise KeyError(f"unknown architecture {name!r}; known: {', '.join(_ENCODER_ARCH)}")
+    return VJEPA2Config(**{**_ENCODER_ARCH[name], **overrides})
 
 
 def get_preset(name: str) -> Preset:

@@ -126,7 +126,9 @@ def test_original_prefixes_and_keys(tmp_path):
     model = random_model()
     path = save_original(model, tmp_path / "ckpt.pt")
     checkpoint = torch.load(path, weights_only=True)
-    assert set(checkpoint) == {"encoder", "target_encoder", "predictor"}
+    assert set(checkpoint) == {"encoder", "target_encoder", "predictor", "config"}
+    assert same_outputs(model, vjepa2.load(path))  # the stored config describes the model
+    del checkpoint["config"]
     assert all(k.startswith("module.backbone.") for k in checkpoint["encoder"])
     # Extra wrappers and the unused sincos table are tolerated, as in the released files.
     checkpoint["encoder"] = {"module." + k: v for k, v in checkpoint["encoder"].items()}
@@ -163,8 +165,11 @@ def test_infers_architecture_of_released_widths(tmp_path):
     path = save_original(model, tmp_path / "small.pt")
     loaded = vjepa2.load(path)
     assert loaded.config.num_attention_heads == 6 and loaded.config.pred_num_mask_tokens == 10
+    checkpoint = torch.load(save_original(random_model(), tmp_path / "tiny.pt"), weights_only=True)
+    del checkpoint["config"]
+    torch.save(checkpoint, tmp_path / "tiny.pt")
     with pytest.raises(ValueError, match="head count"):
-        vjepa2.load(save_original(random_model(), tmp_path / "tiny.pt"))
+        vjepa2.load(tmp_path / "tiny.pt")
 
 
 def test_unknown_source():

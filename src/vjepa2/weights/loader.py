@@ -146,8 +146,10 @@ def load(
     checkpoint = original.read_checkpoint(path)
     encoder = original.select_encoder(checkpoint, checkpoint_key, str(path))
     predictor = checkpoint.get("predictor") if encoder is not checkpoint else None
-    if config is None:
-        config = get_preset(preset).config() if preset else None
+    if config is None and preset:
+        config = get_preset(preset).config()
+    if config is None and isinstance(checkpoint.get("config"), dict):
+        config = VJEPA2Config.from_dict(checkpoint["config"])  # written by our pretraining
     if config is None:
         config = original.infer_config(encoder, predictor, path.name)
     probe = None
@@ -169,10 +171,15 @@ def save_original(model: Model, path: str | os.PathLike) -> Path:
     """Write ``model`` in the original layout: ``{"encoder", "predictor", "classifiers"}``.
 
     The encoder is also written as ``target_encoder`` so evaluation code that reads the EMA
-    teacher finds it.
+    teacher finds it, and the architecture as ``config`` (original code ignores the extra key;
+    :func:`load` uses it, so the file needs no ``config=``).
     """
     parts = to_original({k: v.detach().cpu() for k, v in model.state_dict().items()})
-    checkpoint: dict[str, Any] = {"encoder": parts["encoder"], "target_encoder": parts["encoder"]}
+    checkpoint: dict[str, Any] = {
+        "encoder": parts["encoder"],
+        "target_encoder": parts["encoder"],
+        "config": model.config.replace(id2label=None).to_dict(),
+    }
     if "predictor" in parts:
         checkpoint["predictor"] = parts["predictor"]
     if "classifier" in parts:
