@@ -1,0 +1,45 @@
+"""``vjepa2 models``, ``info`` and ``doctor``."""
+
+import json
+
+from typer.testing import CliRunner
+
+from tests.conftest import fixture_path
+from tests.weights.test_loading import random_model
+from vjepa2.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args):
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_models_lists_every_preset_with_its_hub_id():
+    rows = [json.loads(line) for line in invoke("models", "--json").splitlines()]
+    assert {r["name"] for r in rows} >= {"vitl", "vith", "vitg", "vitg-384", "vitl-ssv2"}
+    vitl = next(r for r in rows if r["name"] == "vitl")
+    assert vitl["hub_id"] == "facebook/vjepa2-vitl-fpc64-256" and vitl["params_m"] == 303.9
+
+
+def test_info_on_each_format(tmp_path):
+    data = json.loads(
+        invoke("info", fixture_path("original", "tiny_square", "checkpoint.pt"), "--json")
+    )
+    assert data["format"] == "original (.pt)" and data["epoch"] == 7
+    assert data["parts"]["predictor"]["tensors"] == 40
+    model = random_model(classifier=True)
+    model.save_pretrained(tmp_path)
+    data = json.loads(invoke("info", tmp_path, "--json"))
+    assert data["format"] == "huggingface"
+    assert data["parameters"] == model.num_parameters()
+    assert "left" in invoke("info", tmp_path)
+    result = runner.invoke(app, ["info", str(tmp_path / "missing.pt")])
+    assert result.exit_code != 0 and "missing.pt" in result.output
+
+
+def test_doctor():
+    out = invoke("doctor")
+    assert "torch" in out and "video decoders" in out and "pyav" in out
