@@ -10,7 +10,7 @@ app = typer.Typer(
         "and convert checkpoints between Meta's original format and the Hugging Face format."
     ),
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

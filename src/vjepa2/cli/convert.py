@@ -55,14 +55,17 @@ def convert(
 ) -> None:
     """Convert a checkpoint between Meta's original format and the Hugging Face format.
 
-    [bold]Examples[/bold]
+    A directory output gets `config.json` + safetensors and loads in transformers; a `.pt`
+    output holds `encoder`, `target_encoder`, `predictor` (and `classifiers`) as the original
+    code writes them.
 
-      vjepa2 convert vitl.pt vitl-hf/
-      vjepa2 convert vitl.pt ssv2-hf/ --classifier ssv2-vitl-16x2x3.pt --labels ssv2.txt
-      vjepa2 convert vitl-hf/ vitl-again.pt
+    **Examples**
 
-    A directory output is written with config.json + safetensors and loads in transformers;
-    a .pt output holds 'encoder', 'target_encoder', 'predictor' (and 'classifiers').
+    ```
+    vjepa2 convert vitl.pt vitl-hf/
+    vjepa2 convert vitl.pt ssv2-hf/ --classifier ssv2-vitl-16x2x3.pt --labels ssv2.txt
+    vjepa2 convert vitl-hf/ vitl-again.pt
+    ```
     """
     from vjepa2.config import VJEPA2Config
     from vjepa2.weights import load, save_original

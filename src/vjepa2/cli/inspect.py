@@ -24,9 +24,9 @@ def models(
 ) -> None:
     """List the model presets: name, Hub id, size, frames per clip and crop size.
 
-    Any name here works wherever a model is asked for, e.g. [bold]vjepa2 classify clip.mp4
-    --model vitl-ssv2[/bold]; weights download once into the Hugging Face cache
-    (HF_HUB_OFFLINE=1 uses the cache only).
+    Any name here works wherever a model is asked for, e.g. `vjepa2 classify clip.mp4
+    --model vitl-ssv2`; weights download once into the Hugging Face cache
+    (`HF_HUB_OFFLINE=1` uses the cache only).
     """
     from vjepa2.presets import PRESETS, count_parameters
 

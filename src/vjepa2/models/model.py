@@ -61,6 +61,41 @@ class _Pretrained(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    @property
+    def transform(self):
+        """The matching evaluation transform: uint8 frames [T, H, W, 3] -> [T, 3, crop, crop]."""
+        from vjepa2.video.transforms import EvalTransform
+
+        return EvalTransform(self.config.crop_size)
+
+    def embed(
+        self,
+        video,
+        *,
+        frames: int | None = None,
+        frame_step: int | None = None,
+        fps: float | None = None,
+        segments: int | None = None,
+        views: int | None = None,
+        stride: int | None = None,
+        batch_size: int = 8,
+    ):
+        """Embed a video file, or uint8 frames ``[T, H, W, 3]`` taken as one clip.
+
+        Sampling defaults to the checkpoint's (``frames_per_clip`` frames from the start, every
+        2nd for 64-frame models). Returns an :class:`~vjepa2.inference.Embedding`: ``tokens``
+        ``[T', H', W', D]`` and ``pooled`` ``[D]`` (leading ``[S, V]`` dims when several
+        segments/windows or views are asked for).
+        """
+        from vjepa2.data.video_clips import ClipSpec
+        from vjepa2.inference.embed import embed_video
+
+        spec = ClipSpec.for_model(
+            self.config, frames=frames, frame_step=frame_step, fps=fps, segments=segments,
+            views=views, stride=stride,
+        )  # fmt: skip
+        return embed_video(self, video, spec, batch_size=batch_size)
+
 
 class VJEPA2Model(_Pretrained):
     """The V-JEPA 2 encoder and (optionally) its masked-latent predictor."""

@@ -1,0 +1,83 @@
+"""``vjepa2 classify``: top-k action labels for videos."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vjepa2.cli import common
+from vjepa2.cli.app import app
+
+
+@app.command(no_args_is_help=True)
+def classify(
+    videos: Annotated[list[Path], typer.Argument(help="Video files and/or folders.")],
+    model: common.Model = ...,
+    top_k: Annotated[int, typer.Option(help="Labels to show per video.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per video.")] = False,
+    frames: common.Frames = None,
+    frame_step: common.FrameStep = None,
+    fps: common.Fps = None,
+    segments: common.Segments = 1,
+    views: common.Views = 1,
+    batch_size: common.BatchSize = 8,
+    workers: common.Workers = common.DEFAULT_WORKERS,
+    device: common.Device = "auto",
+    dtype: common.Dtype = "fp32",
+) -> None:
+    """Classify videos with a V-JEPA 2 classifier: the top-k labels with probabilities.
+
+    With several `--segments` or `--views` every clip is classified and the softmax
+    probabilities are averaged, as in the evaluation protocol. Unreadable files are reported
+    and skipped; the exit code is 1 only when no video could be classified.
+
+    **Examples**
+
+    ```
+    vjepa2 classify clip.mp4 -m vitl-ssv2
+    vjepa2 classify videos/ -m ./my-probe-run/model --top-k 3 --json
+    vjepa2 classify clip.mp4 -m vitl-ssv2 --segments 2 --views 3
+    ```
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from vjepa2.inference.classify import classify_videos
+    from vjepa2.models import VJEPA2ForVideoClassification
+
+    paths = common.gather_inputs(videos, None)
+    net, _ = common.load_model(model, device)
+    if not isinstance(net, VJEPA2ForVideoClassification):
+        raise typer.BadParameter(
+            "this checkpoint has no classifier head; use a classifier preset (see 'vjepa2 "
+            "models') or a model trained with 'vjepa2 train-probe'",
+            param_hint="--model",
+        )
+    spec = common.clip_spec(net.config, frames, frame_step, fps, segments, views, None, None)
+    predictions = classify_videos(
+        net, paths, spec, k=top_k, batch_size=batch_size, workers=workers,
+        dtype=common.parse_dtype(dtype),
+    )  # fmt: skip
+    table = Table(show_lines=False)
+    table.add_column("video", overflow="fold")
+    table.add_column("label", overflow="fold")
+    table.add_column("probability", justify="right")
+    succeeded = 0
+    for prediction in predictions:
+        if as_json:
+            top = [{"label": label, "probability": round(p, 6)} for label, p in prediction.top]
+            record = {"path": prediction.path, "top_k": top, "error": prediction.error}
+            typer.echo(json.dumps(record))
+        elif prediction.error:
+            table.add_row(prediction.path, f"[red]error: {prediction.error}[/red]", "")
+        else:
+            for rank, (label, p) in enumerate(prediction.top):
+                table.add_row(prediction.path if rank == 0 else "", label, f"{p:.3f}")
+        succeeded += prediction.error is None
+    if not as_json:
+        Console().print(table)
+    if not succeeded:
+        raise typer.Exit(1)

@@ -1,0 +1,88 @@
+"""``vjepa2 embed``: embeddings of many videos, resumable, one safetensors file per video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vjepa2.cli import common
+from vjepa2.cli.app import app
+
+
+@app.command(no_args_is_help=True)
+def embed(
+    inputs: Annotated[
+        list[Path] | None, typer.Argument(help="Video files and/or folders (searched recursively).")
+    ] = None,
+    model: common.Model = ...,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = ...,
+    list_file: Annotated[
+        Path | None, typer.Option("--list", help="A text file with one video path per line.")
+    ] = None,
+    pool: Annotated[
+        str,
+        typer.Option(
+            help="mean: pooled vector per clip (the attentive pooler's for classifiers); "
+            "none: the token grid only; both."
+        ),
+    ] = "mean",
+    frames: common.Frames = None,
+    frame_step: common.FrameStep = None,
+    fps: common.Fps = None,
+    segments: common.Segments = 1,
+    views: common.Views = 1,
+    window: common.Window = None,
+    stride: common.Stride = None,
+    batch_size: common.BatchSize = 8,
+    workers: common.Workers = common.DEFAULT_WORKERS,
+    device: common.Device = "auto",
+    dtype: common.Dtype = "fp32",
+    save_dtype: Annotated[
+        str, typer.Option(help="Precision of the saved tensors: fp32 or fp16.")
+    ] = "fp32",
+    checkpoint_key: common.CheckpointKey = "encoder",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Embed videos with a V-JEPA 2 encoder.
+
+    Writes `OUT/<name>-<hash>.safetensors` per video, with tensors `pooled` [S, V, D] and/or
+    `tokens` [S, V, T', H', W', D], the frame `indices` and the clip `starts`/`ends` in seconds
+    (S clips, V views), and `OUT/manifest.jsonl` (path, status, error, output, frames, seconds).
+
+    Running again skips finished videos, so a stopped run resumes. Unreadable files are
+    recorded with their reason and the run goes on; the exit code is 1 only when no video
+    could be embedded.
+
+    **Examples**
+
+    ```
+    vjepa2 embed videos/ -m vitl -o emb/
+    vjepa2 embed --list files.txt -m facebook/vjepa2-vitg-fpc64-384 -o emb/ --pool both
+    vjepa2 embed long.mp4 -m vitl -o emb/ --stride 32      # one vector per 32 frames
+    vjepa2 embed clips/ -m vitl-ssv2 -o emb/ --segments 2 --views 3 --dtype bf16
+    ```
+    """
+    from vjepa2.inference.embed import POOL_CHOICES, embed_videos
+
+    if pool not in POOL_CHOICES:
+        raise typer.BadParameter(f"choose one of {', '.join(POOL_CHOICES)}", param_hint="--pool")
+    if save_dtype not in ("fp32", "fp16"):
+        raise typer.BadParameter("choose fp32 or fp16", param_hint="--save-dtype")
+    videos = common.gather_inputs(inputs, list_file)
+    compute_dtype = common.parse_dtype(dtype)
+    net, target = common.load_model(model, device, checkpoint_key)
+    spec = common.clip_spec(net.config, frames, frame_step, fps, segments, views, window, stride)
+    summary = embed_videos(
+        net, videos, out, spec, pool=pool, batch_size=batch_size, workers=workers,
+        dtype=compute_dtype, save_dtype=common.parse_dtype(save_dtype), model_name=model,
+        progress=not quiet,
+    )  # fmt: skip
+    typer.echo(
+        f"{summary.done} embedded, {summary.failed} failed, {summary.skipped} already done "
+        f"({summary.videos_per_second:.2f} videos/s on {target}); "
+        f"manifest: {out / 'manifest.jsonl'}"
+    )
+    if summary.failed and not summary.done and not summary.skipped:
+        raise typer.Exit(1)

@@ -1,0 +1,208 @@
+"""``vjepa2 embed`` / ``classify`` end to end on generated videos with tiny random checkpoints."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+import vjepa2
+from tests.weights.test_loading import random_model
+from vjepa2.cli import app
+from vjepa2.data.video_clips import ClipSpec, load_clips
+from vjepa2.video.synthetic import encode_video, make_broken_files, signature_frames
+from vjepa2.weights import save_original
+
+runner = CliRunner()
+GOOD = 8
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    """10 videos: 8 readable (mp4/webm/avi/gif, different lengths), 2 broken."""
+    root = tmp_path_factory.mktemp("videos")
+    codecs = [("mp4", "libx264", {}), ("webm", "libvpx-vp9", {"deadline": "realtime"}),
+              ("avi", "mpeg4", {}), ("gif", "gif", {})]  # fmt: skip
+    for i in range(GOOD):
+        suffix, codec, options = codecs[i % len(codecs)]
+        frames = signature_frames(6 + 3 * i, 64, 96, start=i)
+        pix_fmt = "rgb8" if codec == "gif" else "yuv420p"
+        encode_video(root / f"v{i}.{suffix}", frames, fps=10, codec=codec, pix_fmt=pix_fmt,
+                     options=options)  # fmt: skip
+    broken = make_broken_files(tmp_path_factory.mktemp("broken"), root / "v0.mp4")
+    for name in ("empty", "text"):
+        os.replace(broken[name], root / f"broken_{name}.mp4")
+    return root
+
+
+@pytest.fixture(scope="module")
+def hf_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model")
+    random_model().save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def hf_classifier(tmp_path_factory):
+    path = tmp_path_factory.mktemp("classifier")
+    random_model(classifier=True).save_pretrained(path)
+    return path
+
+
+def cli(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def records(out):
+    lines = (out / "manifest.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+@pytest.mark.parametrize("fmt", ["hf", "original"])
+def test_folder_with_broken_files(folder, hf_model, tmp_path, fmt):
+    model = hf_model
+    if fmt == "original":
+        model = save_original(vjepa2.load(hf_model), tmp_path / "tiny.pt")
+    out = tmp_path / "emb"
+    result = cli("embed", folder, "-m", model, "-o", out, "--pool", "both", "--workers", 0, "-q")
+    assert result.exit_code == 0, result.output
+    assert f"{GOOD} embedded, 2 failed" in result.output
+    rows = records(out)
+    failed = {os.path.basename(r["path"]): r["error"] for r in rows if r["status"] == "error"}
+    assert set(failed) == {"broken_empty.mp4", "broken_text.mp4"}
+    assert all(reason for reason in failed.values())
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert len(ok) == GOOD
+    tensors = load_file(out / ok[0]["output"])
+    assert tensors["tokens"].shape == (1, 1, 2, 4, 4, 96)  # S, V, T', H', W', D (4 frames, 64px)
+    torch.testing.assert_close(tensors["pooled"], tensors["tokens"].flatten(2, 4).mean(2))
+    # A second run has nothing left to do.
+    again = cli("embed", folder, "-m", model, "-o", out, "--pool", "both", "--workers", 0, "-q")
+    assert again.exit_code == 0 and f"{GOOD} already done" in again.output
+
+
+def test_embeddings_equal_the_model_on_the_same_clips(folder, hf_model, tmp_path):
+    out = tmp_path / "emb"
+    result = cli(
+        "embed", folder / "v3.gif", folder / "v5.webm", "-m", hf_model, "-o", out, "--pool",
+        "both", "--workers", 1, "--segments", 2, "--views", 3, "--batch-size", 4, "-q",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    model = vjepa2.load(hf_model)
+    spec = ClipSpec.for_model(model.config, segments=2, views=3)
+    for row in records(out):
+        clips = load_clips(row["path"], spec)
+        with torch.no_grad():
+            expected = model(clips.pixels.flatten(0, 1)).last_hidden_state
+        saved = load_file(out / row["output"])
+        assert saved["tokens"].shape[:2] == (2, 3)
+        assert (saved["tokens"].flatten(0, 1).flatten(1, 3) - expected).abs().max() <= 1e-5
+        assert saved["indices"].shape == (2, 4)
+        with safe_open(out / row["output"], "pt") as f:
+            assert f.metadata()["source"] == row["path"]
+
+
+def test_sliding_windows_carry_their_times(folder, hf_model):
+    model = vjepa2.load(hf_model)
+    embedding = model.embed(folder / "v7.gif", stride=4)  # 27 frames at 10 fps
+    assert embedding.tokens.shape[:2] == (7, 1)
+    np.testing.assert_allclose(embedding.starts, np.arange(7) * 0.4)
+    assert embedding.ends[0] == pytest.approx(0.4)
+
+
+def test_embed_api_on_frames_and_files(folder, hf_model):
+    model = vjepa2.load(hf_model)
+    frames = signature_frames(4, 64, 96)
+    embedding = model.embed(frames)
+    assert embedding.tokens.shape == (2, 4, 4, 96) and embedding.pooled.shape == (96,)
+    pixels = model.transform(frames)
+    with torch.no_grad():
+        expected = model(pixels[None]).last_hidden_state[0]
+    torch.testing.assert_close(embedding.tokens.reshape(-1, 96), expected)
+    assert model.embed(folder / "v0.mp4").tokens.shape == (2, 4, 4, 96)
+
+
+@torch.no_grad()
+def test_classify_equals_transformers(folder, hf_classifier):
+    transformers = pytest.importorskip("transformers")
+    theirs = transformers.VJEPA2ForVideoClassification.from_pretrained(hf_classifier).eval()
+    ours = vjepa2.load(hf_classifier)
+    spec = ClipSpec.for_model(ours.config)
+    clips = load_clips(folder / "v1.webm", spec)
+    pixels = clips.pixels[:, 0]
+    expected = theirs(pixel_values_videos=pixels).logits
+    assert (ours(pixels).logits - expected).abs().max().item() <= 1e-5
+    top = vjepa2.classify(folder / "v1.webm", model=ours, top_k=3)
+    probs = expected.softmax(-1)[0]
+    assert [label for label, _ in top] == [ours.id2label[int(i)] for i in probs.topk(3).indices]
+    assert [p for _, p in top] == pytest.approx(probs.topk(3).values.tolist(), abs=1e-6)
+
+
+def test_classify_cli(folder, hf_classifier, hf_model):
+    result = cli(
+        "classify", folder / "v0.mp4", folder / "broken_text.mp4", "-m", hf_classifier,
+        "--json", "--top-k", 2, "--workers", 0,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert len(rows[0]["top_k"]) == 2 and rows[0]["error"] is None
+    assert rows[1]["error"] and not rows[1]["top_k"]
+    table = cli(
+        "classify", folder / "v0.mp4", "-m", hf_classifier, "--workers", 0, "--segments", 2,
+        "--views", 3,
+    )  # fmt: skip
+    assert table.exit_code == 0 and "v0.mp4" in table.output
+    no_head = cli("classify", folder / "v0.mp4", "-m", hf_model)
+    assert no_head.exit_code == 2 and "no classifier head" in no_head.output
+
+
+def test_bad_arguments_exit_2(folder, hf_model, tmp_path):
+    assert cli("embed", tmp_path / "missing", "-m", hf_model, "-o", tmp_path).exit_code == 2
+    assert cli("embed", folder, "-m", tmp_path / "nope", "-o", tmp_path).exit_code == 2
+    assert cli("embed", folder, "-m", hf_model, "-o", tmp_path, "--pool", "max").exit_code == 2
+
+
+def test_all_broken_exits_1(folder, hf_model, tmp_path):
+    result = cli("embed", folder / "broken_empty.mp4", "-m", hf_model, "-o", tmp_path / "o", "-q")
+    assert result.exit_code == 1
+
+
+def test_sigkill_midway_then_resume(tmp_path, hf_model):
+    """Kill a run with SIGKILL after a few videos, run again: finished videos are not redone
+    and every output file is whole."""
+    videos = tmp_path / "many"
+    videos.mkdir()
+    for i in range(12):
+        encode_video(videos / f"c{i:02d}.mp4", signature_frames(40, 64, 96, start=i), fps=10)
+    out = tmp_path / "emb"
+    cmd = [sys.executable, "-m", "vjepa2", "embed", str(videos), "-m", str(hf_model), "-o",
+           str(out), "--workers", "0", "--batch-size", "1", "-q", "--pool", "both",
+           "--segments", "4", "--views", "3"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if (out / "manifest.jsonl").exists() and len(records(out)) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    first = {r["path"] for r in records(out) if r["status"] == "ok"}
+    assert 3 <= len(first) < 12, "the run should be killed midway"
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = records(out)
+    redone = [r["path"] for r in rows[len(first) :] if r["path"] in first]
+    assert not redone
+    assert {r["path"] for r in rows if r["status"] == "ok"} == {str(p) for p in videos.iterdir()}
+    for row in rows:
+        tensors = load_file(out / row["output"])  # a torn file would not load
+        assert tensors["tokens"].shape[:2] == (4, 3)
+    assert not list(out.glob(".*.tmp"))
