@@ -1,0 +1,95 @@
+"""Optional decoders behind `read_video(..., backend=...)`: torchcodec and decord.
+
+Both return the same frames as the PyAV path for the same indices: timestamps are turned into
+frame numbers with PyAV's frame table (`frame_times`), metadata comes from `probe`, and frames
+are rotated upright where the backend does not do it itself. Neither package is a dependency;
+selecting one that is not installed raises ImportError naming the package.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import torch
+
+from vjepa2.video.decode import (
+    VideoDecodeError,
+    VideoInfo,
+    _index_positions,
+    _time_positions,
+    frame_times,
+    probe,
+)
+
+BACKENDS = ("pyav", "torchcodec", "decord")
+
+
+def _import(backend: str, module: str, package: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"video backend {backend!r} needs the {package!r} package (pip install {package}); "
+            "the default backend 'pyav' needs nothing extra"
+        ) from exc
+
+
+def _positions(path: str, indices, timestamps, num_frames: int) -> np.ndarray:
+    if indices is not None and timestamps is not None:
+        raise ValueError("pass indices or timestamps, not both")
+    if timestamps is not None:
+        return np.minimum(_time_positions(timestamps, frame_times(path)), num_frames - 1)
+    if indices is None:
+        return np.arange(num_frames)
+    return _index_positions(indices, num_frames, path)
+
+
+def _upright(frames: torch.Tensor, info: VideoInfo) -> torch.Tensor:
+    if info.rotation:
+        frames = torch.rot90(frames, info.rotation // 90, dims=(1, 2))
+    return frames.contiguous()
+
+
+def _read_torchcodec(path, indices, timestamps, num_threads):
+    decoders = _import("torchcodec", "torchcodec.decoders", "torchcodec")
+    info = probe(path)
+    try:
+        decoder = decoders.VideoDecoder(
+            path, dimension_order="NHWC", num_ffmpeg_threads=num_threads, seek_mode="exact"
+        )
+        num_frames = decoder.metadata.num_frames
+        positions = _positions(path, indices, timestamps, num_frames)
+        frames = decoder.get_frames_at(indices=positions.tolist()).data
+    except (RuntimeError, ValueError) as exc:
+        raise VideoDecodeError(path, f"torchcodec: {exc}") from exc
+    # torchcodec applies the display matrix itself from the release that reports it (0.11).
+    if not hasattr(decoder.metadata, "rotation"):
+        frames = _upright(frames, info)
+    return frames.contiguous(), _with_count(info, num_frames)
+
+
+def _read_decord(path, indices, timestamps, num_threads):
+    decord = _import("decord", "decord", "decord")
+    info = probe(path)
+    try:
+        reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=num_threads)
+        num_frames = len(reader)
+        positions = _positions(path, indices, timestamps, num_frames)
+        batch = reader.get_batch(positions.tolist())
+    except (RuntimeError, ValueError) as exc:
+        raise VideoDecodeError(path, f"decord: {exc}") from exc
+    frames = torch.from_numpy(batch.asnumpy()) if hasattr(batch, "asnumpy") else batch
+    return _upright(torch.as_tensor(frames), info), _with_count(info, num_frames)
+
+
+def _with_count(info: VideoInfo, num_frames: int) -> VideoInfo:
+    return VideoInfo(**{**info.__dict__, "num_frames": num_frames})
+
+
+def read_with_backend(backend: str, path: str, indices, timestamps, num_threads: int):
+    """`read_video` through a named optional backend."""
+    readers = {"torchcodec": _read_torchcodec, "decord": _read_decord}
+    if backend not in readers:
+        raise ValueError(f"unknown video backend {backend!r}; choose one of {BACKENDS}")
+    return readers[backend](path, indices, timestamps, num_threads)
