@@ -219,6 +219,14 @@ def test_missing_file(tmp_path):
     assert isinstance(caught.value, OSError)
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_named_pipes_are_refused_instead_of_blocking(tmp_path):
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    with pytest.raises(VideoDecodeError, match="not a regular file"):
+        read_video(fifo)
+
+
 def test_permission_denied(tmp_path, monkeypatch, samples):
     path = tmp_path / "locked.mp4"
     path.write_bytes(samples["h264_mp4"].path.read_bytes())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -38,6 +39,30 @@ def test_preprocess_matches_the_transformers_processor(path, record_property, ca
     record_property("parity", json.dumps({"max_abs_error": max_error, "exact_share": exact}))
     with capsys.disabled():
         print(f"\n{path.stem}: max abs error {max_error:.6f}, exactly equal {exact:.2%}")
+    assert max_error <= ONE_GRAY_LEVEL
+
+
+def _pattern_frames() -> torch.Tensor:
+    """uint8 [3, 150, 200, 3] with detail at every scale, from integer arithmetic alone."""
+    t = torch.arange(3).view(3, 1, 1, 1)
+    y = torch.arange(150).view(1, 150, 1, 1)
+    x = torch.arange(200).view(1, 1, 200, 1)
+    c = torch.arange(3).view(1, 1, 1, 3)
+    return ((x * 7 + y * 13 + t * 29 + c * 85 + (x * y) // 5) % 256).to(torch.uint8)
+
+
+def test_preprocess_matches_the_processor_when_shrinking(record_property):
+    # The shared fixtures only enlarge; this one (tests/video/data, made by transformers'
+    # VJEPA2VideoProcessor on torchvision's CPU kernels) shrinks 150 → 36, where antialiasing
+    # decides the result.
+    case = torch.load(
+        Path(__file__).parent / "data" / "downscale_150x200_c32.pt", weights_only=True
+    )
+    out = preprocess(_pattern_frames(), case["crop_size"])
+    expected = case["expected_btchw"][0]
+    max_error = (out - expected).abs().max().item()
+    exact = (out == expected).float().mean().item()
+    record_property("parity", json.dumps({"max_abs_error": max_error, "exact_share": exact}))
     assert max_error <= ONE_GRAY_LEVEL
 
 

@@ -14,14 +14,35 @@ from vjepa2.video.decode import (
     read_image,
     read_video,
 )
+from vjepa2.video.sampling import (
+    Window,
+    clip_indices,
+    fps_frame_step,
+    sample_clips,
+    segment_indices,
+    sliding_windows,
+    uniform_indices,
+)
+from vjepa2.video.transforms import EvalTransform, TrainTransform, preprocess, spatial_views
 
 __all__ = [
     "BACKENDS",
+    "EvalTransform",
+    "TrainTransform",
     "VideoDecodeError",
     "VideoDecodeWarning",
     "VideoInfo",
+    "Window",
+    "clip_indices",
+    "fps_frame_step",
     "frame_times",
+    "preprocess",
     "probe",
     "read_image",
     "read_video",
+    "sample_clips",
+    "segment_indices",
+    "sliding_windows",
+    "spatial_views",
+    "uniform_indices",
 ]

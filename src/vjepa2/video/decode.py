@@ -105,6 +105,9 @@ def _error_reason(exc: BaseException) -> str:
 
 
 def _open(path: str) -> av.container.InputContainer:
+    if os.path.exists(path) and not os.path.isfile(path) and not os.path.isdir(path):
+        # A FIFO or device could block or stream forever.
+        raise VideoDecodeError(path, "not a regular file")
     try:
         empty = os.path.isfile(path) and os.path.getsize(path) == 0
         container = None if empty else av.open(path, metadata_errors="ignore")

@@ -191,21 +191,18 @@ def sliding_windows(
     _check_positive(num_frames=num_frames, window=window, stride=stride, frame_step=frame_step)
     if frame_times is None and not fps:
         raise ValueError("sliding_windows needs fps or frame_times for the window times")
-    times = None if frame_times is None else np.asarray(frame_times, dtype=np.float64)
-
-    if times is None:
-        last_duration = 1 / fps
+    if frame_times is None:
+        edges = np.arange(num_frames + 1) / fps
     else:
-        last_duration = (
-            1 / fps if fps else float(np.median(np.diff(times))) if len(times) > 1 else 0.0
-        )
-
-    def time_at(frame: int) -> float:
-        if times is None:
-            return frame / fps
-        if frame < len(times):
-            return float(times[frame])
-        return float(times[-1]) + last_duration
+        # Frame start times, plus where the last frame stops: one frame period after it.
+        times = np.asarray(frame_times, dtype=np.float64)[:num_frames]
+        if len(times) < num_frames:
+            raise ValueError(f"{len(times)} frame_times for {num_frames} frames")
+        if fps:
+            last_duration = 1 / fps
+        else:
+            last_duration = float(np.median(np.diff(times))) if len(times) > 1 else 0.0
+        edges = np.append(times, times[-1] + last_duration)
 
     span = (window - 1) * frame_step + 1
     starts = list(range(0, max(num_frames - span, 0) + 1, stride))
@@ -219,8 +216,8 @@ def sliding_windows(
         windows.append(
             Window(
                 indices=indices,
-                start_time=time_at(start),
-                end_time=time_at(last_real + 1),
+                start_time=float(edges[start]),
+                end_time=float(edges[last_real + 1]),
                 num_padded=int((raw >= num_frames).sum()),
             )
         )

@@ -100,7 +100,7 @@ def encoder_available(codec: str) -> bool:
     """Whether the installed PyAV/FFmpeg build can encode `codec`."""
     try:
         av.codec.Codec(codec, "w")
-    except Exception:
+    except ValueError:  # av.codec.codec.UnknownCodecError
         return False
     return True
 
