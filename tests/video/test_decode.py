@@ -327,19 +327,32 @@ def test_unknown_backend():
         read_video("any.mp4", backend="opencv")
 
 
-@pytest.mark.parametrize("backend", ["torchcodec", "decord"])
-def test_optional_backends(samples, backend):
-    path = samples["rotated90_mp4"].path
+def _installed(module: str) -> bool:
     try:
-        __import__(backend)
+        __import__(module)
     except ImportError:
-        with pytest.raises(ImportError, match=f"needs the '{backend}' package"):
-            read_video(path, indices=[0], backend=backend)
-        return
+        return False
+    return True
+
+
+@pytest.mark.parametrize("backend", ["torchcodec", "decord"])
+def test_missing_optional_backend_names_the_package(samples, backend):
+    if _installed(backend):
+        pytest.skip(f"{backend} is installed")
+    with pytest.raises(ImportError, match=f"needs the '{backend}' package"):
+        read_video(samples["h264_mp4"].path, indices=[0], backend=backend)
+
+
+@pytest.mark.parametrize("backend", ["torchcodec", "decord"])
+def test_optional_backends_return_the_same_frames(samples, backend):
+    pytest.importorskip(backend)
+    path = samples["rotated90_mp4"].path
     ours, _ = read_video(path, indices=[5, 1, 30])
     theirs, info = read_video(path, indices=[5, 1, 30], backend=backend)
     assert theirs.shape == ours.shape and info.num_frames == NUM_FRAMES
     assert signatures(theirs) == [5, 1, 30]
+    by_time, _ = read_video(path, timestamps=[0.0, 0.5], backend=backend)
+    assert signatures(by_time) == [0, 15]
 
 
 def test_sample_generation_skips_missing_encoders(tmp_path, monkeypatch):

@@ -2,8 +2,9 @@
 
 Both return the same frames as the PyAV path for the same indices: timestamps are turned into
 frame numbers with PyAV's frame table (`frame_times`), metadata comes from `probe`, and frames
-are rotated upright where the backend does not do it itself. Neither package is a dependency;
-selecting one that is not installed raises ImportError naming the package.
+come out upright (decord 0.6 and torchcodec >= 0.11 apply the display matrix themselves; for
+older torchcodec we rotate). Failures inside either library become `VideoDecodeError`. Neither
+package is a dependency; selecting one that is not installed raises ImportError naming it.
 """
 
 from __future__ import annotations
@@ -45,12 +46,6 @@ def _positions(path: str, indices, timestamps, num_frames: int) -> np.ndarray:
     return _index_positions(indices, num_frames, path)
 
 
-def _upright(frames: torch.Tensor, info: VideoInfo) -> torch.Tensor:
-    if info.rotation:
-        frames = torch.rot90(frames, info.rotation // 90, dims=(1, 2))
-    return frames.contiguous()
-
-
 def _read_torchcodec(path, indices, timestamps, num_threads):
     decoders = _import("torchcodec", "torchcodec.decoders", "torchcodec")
     info = probe(path)
@@ -59,13 +54,16 @@ def _read_torchcodec(path, indices, timestamps, num_threads):
             path, dimension_order="NHWC", num_ffmpeg_threads=num_threads, seek_mode="exact"
         )
         num_frames = decoder.metadata.num_frames
-        positions = _positions(path, indices, timestamps, num_frames)
+    except Exception as exc:  # the library's own error types vary between releases
+        raise VideoDecodeError(path, f"torchcodec: {exc}") from exc
+    positions = _positions(path, indices, timestamps, num_frames)
+    try:
         frames = decoder.get_frames_at(indices=positions.tolist()).data
-    except (RuntimeError, ValueError) as exc:
+    except Exception as exc:
         raise VideoDecodeError(path, f"torchcodec: {exc}") from exc
     # torchcodec applies the display matrix itself from the release that reports it (0.11).
-    if not hasattr(decoder.metadata, "rotation"):
-        frames = _upright(frames, info)
+    if not hasattr(decoder.metadata, "rotation") and info.rotation:
+        frames = torch.rot90(frames, info.rotation // 90, dims=(1, 2))
     return frames.contiguous(), _with_count(info, num_frames)
 
 
@@ -75,12 +73,16 @@ def _read_decord(path, indices, timestamps, num_threads):
     try:
         reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=num_threads)
         num_frames = len(reader)
-        positions = _positions(path, indices, timestamps, num_frames)
-        batch = reader.get_batch(positions.tolist())
-    except (RuntimeError, ValueError) as exc:
+    except Exception as exc:  # decord raises its own DECORDError (an Exception)
         raise VideoDecodeError(path, f"decord: {exc}") from exc
+    positions = _positions(path, indices, timestamps, num_frames)
+    try:
+        batch = reader.get_batch(positions.tolist())
+    except Exception as exc:
+        raise VideoDecodeError(path, f"decord: {exc}") from exc
+    # decord (0.6) applies the display matrix itself; its bridge may hand back a torch tensor.
     frames = torch.from_numpy(batch.asnumpy()) if hasattr(batch, "asnumpy") else batch
-    return _upright(torch.as_tensor(frames), info), _with_count(info, num_frames)
+    return torch.as_tensor(frames).contiguous(), _with_count(info, num_frames)
 
 
 def _with_count(info: VideoInfo, num_frames: int) -> VideoInfo:

@@ -7,7 +7,10 @@ How a read works:
    per file (path, size, mtime) in each process.
 2. The wanted frames are grouped by the keyframe before each of them. For each group the
    decoder seeks to that keyframe, decodes forward and keeps the frames whose pts are wanted;
-   it only seeks again when the next keyframe lies beyond what it has decoded.
+   it only seeks again when the next wanted frame has its own keyframe further on. When a seek
+   lands after the wanted frame (MPEG-TS seeks by decode time; a keyframe may not decode) it
+   steps back one keyframe at a time, at worst to the file's start. Streams whose packets carry
+   no pts (raw .h264) are decoded from the start and numbered in output order.
 3. Frames are converted to RGB by FFmpeg (any pixel format: 10-bit, 4:4:4, gray, alpha dropped)
    and rotated by the stream's display matrix so they come out upright.
 
