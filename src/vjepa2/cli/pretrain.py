@@ -86,6 +86,13 @@ def pretrain(
         typer.Option(help="Random-resized-crop area range (fraction of the frame)."),
     ] = (0.3, 1.0),
     workers: Annotated[int, typer.Option(help="Data-loading processes (0: in the main one).")] = 2,
+    cache_frames: Annotated[
+        bool,
+        typer.Option(
+            help="Decode every video once up front and keep the frames in memory "
+            "(small datasets of short clips)."
+        ),
+    ] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps.")] = "auto",
     dtype: Annotated[
         str, typer.Option(help="auto (bf16 autocast on CUDA, else fp32), fp32, bf16, fp16.")
@@ -124,7 +131,7 @@ def pretrain(
       vjepa2 pretrain --data unlabelled.txt --arch vit-tiny --set num_hidden_layers=6 \\
           --crop-size 64 --out runs/motion --probe-data train.csv
       vjepa2 pretrain --data videos/ --init vitl.pt --lr 1e-4 --out runs/continued
-      torchrun --nproc_per_node 8 --no-python vjepa2 pretrain --data videos/ --out runs/big
+      torchrun --nproc_per_node 8 -m vjepa2 pretrain --data videos/ --out runs/big
       vjepa2 pretrain ... --resume          (same command, continues from latest.pt)
 
     The run folder holds latest.pt (original layout: encoder, target_encoder, predictor, opt,
@@ -143,7 +150,8 @@ def pretrain(
         overrides=_parse_overrides(set_ or []), epochs=epochs, batch_size=batch_size, lr=lr,
         start_lr=start_lr, final_lr=final_lr, warmup=warmup, weight_decay=weight_decay,
         ema=ema, clip_grad=clip_grad, frames=frames, fps=fps, crop_size=crop_size,
-        crop_scale=crop_scale, workers=workers, device=device, dtype=dtype, seed=seed,
+        crop_scale=crop_scale, workers=workers, cache_frames=cache_frames, device=device,
+        dtype=dtype, seed=seed,
         resume=resume, checkpoint_every=checkpoint_every, keep_epochs=keep_epochs,
         log_every=log_every, probe_data=str(probe_data) if probe_data else None,
         probe_every=probe_every, max_steps=max_steps,

@@ -1,0 +1,317 @@
+"""A synthetic motion benchmark: textured shapes whose motion class takes time to tell apart.
+
+Each clip (16 frames of 64 × 64 by default) shows one *actor* shape moving in one of eight ways
+(translate left/right/up/down, rotate clockwise/anticlockwise, grow, shrink) over a random
+textured background, with 1–3 *distractor* shapes that either stay still or wobble back and forth
+around a fixed point, and per-frame pixel noise. The actor's mid-clip position, size and
+orientation are drawn independently of its class, and the distractors look like actors, so a
+single frame says little about the class: only the change over time does.
+
+Everything is drawn with vectorised numpy from ``numpy.random.default_rng((seed, split, index))``,
+so a clip depends only on the seed, its split and its index (not on how many clips are made or on
+the number of worker processes). Frames are uint8 ``[T, H, W, 3]``; `make_motion_dataset` writes
+them as H.264 .mp4 files plus manifests that `vjepa2.data.read_labelled` / `read_list` read:
+
+    OUT_DIR/unlabelled/000000.mp4 ...   unlabelled.txt  (one path per line, for pretraining)
+    OUT_DIR/train/000000.mp4 ...        train.csv       (path,label with class names)
+    OUT_DIR/val/...                     val.csv
+    OUT_DIR/test/...                    test.csv
+    OUT_DIR/classes.txt                 (class names in label order)   motion.json (settings)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+MOTION_CLASSES: tuple[str, ...] = (
+    "translate_left",
+    "translate_right",
+    "translate_up",
+    "translate_down",
+    "rotate_cw",
+    "rotate_ccw",
+    "grow",
+    "shrink",
+)
+TRANSLATION_CLASSES: tuple[str, ...] = MOTION_CLASSES[:4]
+SPLITS: tuple[str, ...] = ("unlabelled", "train", "val", "test")
+SHAPES: tuple[str, ...] = ("rectangle", "triangle", "ellipse", "cross", "ell")
+
+
+@dataclass(frozen=True)
+class MotionSettings:
+    """How clips are drawn. Distances are in pixels, angles in degrees, speeds per frame."""
+
+    frames: int = 16
+    size: int = 64
+    actor_size: tuple[float, float] = (8.0, 13.0)  # half-extent
+    speed: tuple[float, float] = (1.0, 2.2)  # translation
+    spin: tuple[float, float] = (7.0, 16.0)  # rotation
+    growth: tuple[float, float] = (1.8, 2.6)  # last/first size ratio of grow (inverse: shrink)
+    distractors: tuple[int, int] = (1, 3)
+    distractor_size: tuple[float, float] = (5.0, 11.0)
+    wobble: tuple[float, float] = (1.5, 3.0)  # amplitude of a wobbling distractor
+    noise: tuple[float, float] = (0.0, 8.0)  # per-frame Gaussian pixel noise std (0..255 scale)
+
+
+def clip_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The generator that draws clip ``index`` of ``split``."""
+    return np.random.default_rng((seed, SPLITS.index(split), index))
+
+
+def render_clip(
+    label: str, rng: np.random.Generator, settings: MotionSettings = MotionSettings()
+) -> np.ndarray:
+    """One clip of the motion class ``label``: uint8 ``[T, H, W, 3]``."""
+    if label not in MOTION_CLASSES:
+        raise ValueError(f"unknown motion class {label!r}; known: {', '.join(MOTION_CLASSES)}")
+    s = settings
+    t = np.arange(s.frames, dtype=np.float32)
+    ys, xs = np.mgrid[0 : s.size, 0 : s.size].astype(np.float32) + 0.5
+    frames = np.broadcast_to(_background(rng, s.size), (s.frames, s.size, s.size, 3)).copy()
+
+    for _ in range(rng.integers(s.distractors[0], s.distractors[1] + 1)):
+        cx, cy = rng.uniform(8, s.size - 8, size=2)
+        path_x, path_y = np.full_like(t, cx), np.full_like(t, cy)
+        if rng.random() < 0.5:
+            amplitude = rng.uniform(*s.wobble)
+            period = rng.uniform(4.0, 8.0)
+            direction = rng.uniform(0, 2 * np.pi)
+            swing = amplitude * np.sin(2 * np.pi * t / period + rng.uniform(0, 2 * np.pi))
+            path_x, path_y = cx + swing * np.cos(direction), cy + swing * np.sin(direction)
+        angle = np.full_like(t, rng.uniform(0, 360))
+        half = np.full_like(t, rng.uniform(*s.distractor_size))
+        _draw_shape(frames, xs, ys, rng, path_x, path_y, angle, half)
+
+    path_x, path_y, angle, half = _actor_motion(label, rng, t, s)
+    _draw_shape(frames, xs, ys, rng, path_x, path_y, angle, half)
+
+    frames += np.float32(rng.uniform(*s.noise)) * rng.standard_normal(frames.shape, np.float32)
+    return np.clip(frames, 0, 255).round().astype(np.uint8)
+
+
+def _actor_motion(
+    label: str, rng: np.random.Generator, t: np.ndarray, s: MotionSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-frame centre x, y, angle and half-extent ``[T]`` each; time runs from -0.5 to 0.5
+    around the middle frame, so mid-clip values do not depend on the class."""
+    tau = t / (len(t) - 1) - 0.5
+    mid = s.size / 2
+    cx, cy = rng.uniform(mid - 12, mid + 12, size=2)
+    angle = np.full_like(t, rng.uniform(0, 360))
+    half = np.full_like(t, rng.uniform(*s.actor_size))
+    path_x, path_y = np.full_like(t, cx), np.full_like(t, cy)
+    if label.startswith("translate"):
+        travel = rng.uniform(*s.speed) * (len(t) - 1) * tau
+        dx, dy = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}[label[10:]]
+        path_x, path_y = cx + dx * travel, cy + dy * travel
+    elif label.startswith("rotate"):
+        # Image y points down, so a growing angle turns the shape clockwise on screen.
+        spin = rng.uniform(*s.spin) * (len(t) - 1) * tau
+        angle = angle + (spin if label == "rotate_cw" else -spin)
+    else:
+        ratio = rng.uniform(*s.growth) ** (tau if label == "grow" else -tau)
+        half = rng.uniform(0.8 * s.actor_size[0], 0.85 * s.actor_size[1]) * ratio
+    return path_x, path_y, angle, half.astype(np.float32)
+
+
+def _draw_shape(
+    frames: np.ndarray,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    rng: np.random.Generator,
+    cx: np.ndarray,
+    cy: np.ndarray,
+    angle: np.ndarray,
+    half: np.ndarray,
+) -> None:
+    """Composite one textured shape into ``frames`` [T, H, W, 3] (float32, in place), with a
+    one-pixel anti-aliased edge. The texture lives in the shape's own coordinates, so it turns
+    and scales with it."""
+    size = frames.shape[1]
+    reach = 1.5 * half + 1  # the shapes fit in a circle of radius sqrt(2) local units
+    top, bottom = _span(cy - reach, cy + reach, size)
+    left, right = _span(cx - reach, cx + reach, size)
+    if top >= bottom or left >= right:
+        return
+    xs, ys = xs[top:bottom, left:right], ys[top:bottom, left:right]
+    theta = np.deg2rad(angle).astype(np.float32)[:, None, None]
+    scale = half.astype(np.float32)[:, None, None]
+    dx = xs[None] - cx.astype(np.float32)[:, None, None]
+    dy = ys[None] - cy.astype(np.float32)[:, None, None]
+    u = (dx * np.cos(theta) + dy * np.sin(theta)) / scale  # local coordinates [T, h, w]
+    v = (-dx * np.sin(theta) + dy * np.cos(theta)) / scale
+    distance = _shape_distance(SHAPES[rng.integers(len(SHAPES))], u, v, rng) * scale
+    alpha = np.clip(0.5 - distance, 0.0, 1.0)[..., None]
+
+    colours = rng.uniform(0, 255, size=(2, 3)).astype(np.float32)
+    frequency, phase = np.float32(rng.uniform(2.0, 5.0)), np.float32(rng.uniform(0, 2 * np.pi))
+    if rng.random() < 0.5:
+        pattern = 0.5 + 0.5 * np.sin(frequency * u + phase)
+    else:
+        pattern = 0.5 + 0.5 * np.sin(frequency * u + phase) * np.sin(frequency * v)
+    texture = colours[1] + (colours[0] - colours[1]) * pattern[..., None]
+    region = frames[:, top:bottom, left:right]
+    region += alpha * (texture - region)
+
+
+def _span(low: np.ndarray, high: np.ndarray, size: int) -> tuple[int, int]:
+    """Pixel range [start, stop) covering ``low.min() .. high.max()``, clipped to the frame."""
+    return max(0, int(np.floor(low.min()))), min(size, int(np.ceil(high.max())) + 1)
+
+
+def _shape_distance(kind: str, u: np.ndarray, v: np.ndarray, rng: np.random.Generator):
+    """Approximate signed distance (negative inside) in local units; shapes span about ±1."""
+
+    def box(cu: float, cv: float, hu: float, hv: float) -> np.ndarray:
+        return np.maximum(np.abs(u - cu) - hu, np.abs(v - cv) - hv)
+
+    if kind == "rectangle":
+        return box(0, 0, 1.0, rng.uniform(0.45, 0.8))
+    if kind == "triangle":
+        edges = [(0.0, 1.0), (-0.866, -0.5), (0.866, -0.5)]
+        return np.max([nu * u + nv * v - 0.55 for nu, nv in edges], axis=0)
+    if kind == "ellipse":
+        minor = rng.uniform(0.4, 0.65)
+        return (np.sqrt(u**2 + (v / minor) ** 2) - 1.0) * minor
+    if kind == "cross":
+        arm = rng.uniform(0.25, 0.4)
+        return np.minimum(box(0, 0, 1.0, arm), box(0, 0, arm, 1.0))
+    return np.minimum(box(0, 0.65, 1.0, 0.35), box(-0.65, 0, 0.35, 1.0))  # "ell"
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A static textured background float32 [H, W, 3]: coloured blobs, stripes or a checkerboard,
+    plus fixed grain."""
+    kind = rng.integers(3)
+    if kind == 0:
+        cells = rng.integers(3, 9)
+        coarse = rng.uniform(0, 255, size=(cells, cells, 3)).astype(np.float32)
+        positions = np.linspace(0, cells - 1, size)
+        lo = np.floor(positions).astype(int).clip(0, cells - 2)
+        w = (positions - lo)[:, None]
+        rows = coarse[lo] * (1 - w[..., None]) + coarse[lo + 1] * w[..., None]
+        image = rows[:, lo] * (1 - w[None]) + rows[:, lo + 1] * w[None]
+    else:
+        ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+        theta = rng.uniform(0, np.pi)
+        period = rng.uniform(6, 20)
+        along = xs * np.cos(theta) + ys * np.sin(theta)
+        across = -xs * np.sin(theta) + ys * np.cos(theta)
+        if kind == 1:
+            pattern = 0.5 + 0.5 * np.sin(2 * np.pi * along / period)
+        else:
+            pattern = (np.floor(along / period) + np.floor(across / period)) % 2
+        colours = rng.uniform(0, 255, size=(2, 3)).astype(np.float32)
+        image = colours[1] + (colours[0] - colours[1]) * pattern[..., None]
+    grain = rng.normal(0, rng.uniform(0, 12), size=(size, size, 1))
+    return (image + grain).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class MotionDataset:
+    """Where `make_motion_dataset` put things."""
+
+    root: Path
+    classes: tuple[str, ...]
+    counts: dict[str, int]
+
+    def manifest(self, split: str) -> Path:
+        return self.root / ("unlabelled.txt" if split == "unlabelled" else f"{split}.csv")
+
+
+def split_labels(split: str, count: int, classes: Sequence[str], seed: int) -> list[str]:
+    """Class of each of the ``count`` clips of a split, in a seeded random order: every class
+    ``count // len(classes)`` times, plus one clip each of the first ``count % len(classes)``."""
+    per_class, extra = divmod(count, len(classes))
+    labels = np.concatenate([np.repeat(np.arange(len(classes)), per_class), np.arange(extra)])
+    np.random.default_rng((seed, SPLITS.index(split), 1 << 30)).shuffle(labels)
+    return [classes[i] for i in labels]
+
+
+def _write_clip(
+    job: tuple[Path, str, int, str, int, MotionSettings, float],
+) -> None:
+    from vjepa2.video.synthetic import encode_video
+
+    path, label, seed, split, index, settings, fps = job
+    frames = render_clip(label, clip_rng(seed, split, index), settings)
+    tmp = path.with_name(f".{path.name}.tmp.mp4")
+    encode_video(tmp, frames, fps=fps, options={"preset": "medium", "crf": "16", "threads": "1"})
+    os.replace(tmp, path)
+
+
+def make_motion_dataset(
+    out_dir: str | os.PathLike,
+    seed: int = 0,
+    classes: Sequence[str] = MOTION_CLASSES,
+    counts: dict[str, int] | None = None,
+    settings: MotionSettings = MotionSettings(),
+    fps: float = 4.0,
+    workers: int = 1,
+    progress: bool = False,
+) -> MotionDataset:
+    """Generate the benchmark under ``out_dir`` (see the module docstring for the layout).
+
+    ``counts`` gives clips per split (default: 4000 unlabelled, 100 / 25 / 100 per class for
+    train / val / test); each split is balanced over ``classes``. ``fps`` is the frame rate
+    written into the files: at 4, pretraining's default ``--fps 4`` reads every frame.
+    Existing files are kept (generation is deterministic, so an interrupted run can resume).
+    """
+    classes = tuple(classes)
+    for name in classes:
+        if name not in MOTION_CLASSES:
+            raise ValueError(f"unknown motion class {name!r}; known: {', '.join(MOTION_CLASSES)}")
+    counts = counts or {
+        "unlabelled": 4000,
+        "train": 100 * len(classes),
+        "val": 25 * len(classes),
+        "test": 100 * len(classes),
+    }
+    root = Path(out_dir)
+    jobs, manifests = [], {}
+    for split in SPLITS:
+        labels = split_labels(split, counts.get(split, 0), classes, seed)
+        (root / split).mkdir(parents=True, exist_ok=True)
+        rows = []
+        for index, label in enumerate(labels):
+            path = root / split / f"{index:06d}.mp4"
+            rows.append((path.relative_to(root).as_posix(), label))
+            if not path.exists():
+                jobs.append((path, label, seed, split, index, settings, fps))
+        manifests[split] = rows
+
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            done = pool.map(_write_clip, jobs, chunksize=16)
+            _consume(done, len(jobs), progress)
+    else:
+        _consume(map(_write_clip, jobs), len(jobs), progress)
+
+    for split, rows in manifests.items():
+        if split == "unlabelled":
+            (root / "unlabelled.txt").write_text("".join(f"{p}\n" for p, _ in rows))
+        else:
+            lines = ["path,label"] + [f"{p},{label}" for p, label in rows]
+            (root / f"{split}.csv").write_text("\n".join(lines) + "\n")
+    (root / "classes.txt").write_text("".join(f"{c}\n" for c in classes))
+    meta = {"seed": seed, "classes": list(classes), "counts": counts, "fps": fps}
+    meta["settings"] = asdict(settings)
+    (root / "motion.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return MotionDataset(root, classes, {s: len(r) for s, r in manifests.items()})
+
+
+def _consume(results, total: int, progress: bool) -> None:
+    if progress:
+        from tqdm import tqdm
+
+        results = tqdm(results, total=total, desc="clips", unit="clip")
+    for _ in results:
+        pass
