@@ -293,6 +293,10 @@ def make_sample_videos(
         suffix, codec, pix_fmt, options, extra = _SAMPLES[name]
         if not encoder_available(codec):
             continue
+        if extra.get("rotation") and not hasattr(
+            av.video.stream.VideoStream, "set_display_rotation"
+        ):
+            continue  # tagging rotation needs PyAV >= 18
         extra = dict(extra)
         h, w = extra.pop("size", (height, width))
         rate = extra.pop("fps", fps)
