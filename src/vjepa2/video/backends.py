@@ -1,10 +1,12 @@
 """Optional decoders behind `read_video(..., backend=...)`: torchcodec and decord.
 
-Both return the same frames as the PyAV path for the same indices: timestamps are turned into
-frame numbers with PyAV's frame table (`frame_times`), metadata comes from `probe`, and frames
-come out upright (decord 0.6 and torchcodec >= 0.11 apply the display matrix themselves; for
-older torchcodec we rotate). Failures inside either library become `VideoDecodeError`. Neither
+Both are asked for the same frames as the PyAV path: timestamps are turned into frame numbers
+with PyAV's frame table (`frame_times`), metadata comes from `probe`, and frames come out
+upright (decord 0.6 and torchcodec >= 0.11 apply the display matrix themselves; for older
+torchcodec we rotate). Failures inside either library become `VideoDecodeError`. Neither
 package is a dependency; selecting one that is not installed raises ImportError naming it.
+decord 0.6 returns wrong frames after seeking in some formats (HEVC/mkv, MPEG-TS, packed-B-frame
+AVI; see docs/video.md), which is why PyAV is the default.
 """
 
 from __future__ import annotations

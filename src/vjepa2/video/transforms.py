@@ -38,7 +38,9 @@ def _interpolate(frames: torch.Tensor, size: tuple[int, int], antialias: bool) -
     flat = frames.reshape(-1, *frames.shape[-3:])
     if frames.dtype == torch.uint8 and frames.device.type != "cpu":
         # torch's exact uint8 kernel is CPU-only; elsewhere round a float resize (within 1 level).
-        out = F.interpolate(flat.float(), size=size, mode="bilinear", antialias=antialias)
+        out = F.interpolate(
+            flat.float(), size=size, mode="bilinear", align_corners=False, antialias=antialias
+        )
         out = out.round_().clamp_(0, 255).to(torch.uint8)
     else:
         out = F.interpolate(
