@@ -64,7 +64,8 @@ def describe(source: str) -> dict[str, Any]:
 
     from vjepa2.config import VJEPA2Config
     from vjepa2.presets import PRESETS, count_parameters
-    from vjepa2.weights import hf, original
+    from vjepa2.weights import original
+    from vjepa2.weights.loader import resolve_source
 
     path = Path(source)
     if not path.exists() and source in PRESETS:
@@ -72,8 +73,7 @@ def describe(source: str) -> dict[str, Any]:
         config = preset.config()
         return {"format": "preset", "hub_id": preset.hub_id, "config": config.to_dict(),
                 "parameters": count_parameters(config, predictor=True)}  # fmt: skip
-    if not path.exists():
-        path = hf.download(source)
+    path = resolve_source(source)
     if path.is_dir():
         config = VJEPA2Config.from_json_file(path / "config.json")
         params, tensors = 0, 0

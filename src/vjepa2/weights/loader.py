@@ -81,7 +81,10 @@ def instantiate(
     return model.eval()
 
 
-def _resolve(source: str | os.PathLike, revision: str | None, cache_dir: Any) -> Path:
+def resolve_source(
+    source: str | os.PathLike, revision: str | None = None, cache_dir: Any = None
+) -> Path:
+    """A local path for a file, directory, preset name or Hub id (downloading if needed)."""
     path = Path(source)
     if path.exists():
         return path
@@ -131,7 +134,7 @@ def load(
         :class:`VJEPA2Model`, or :class:`VJEPA2ForVideoClassification` when the checkpoint
         has a classifier; in eval mode.
     """
-    path = _resolve(source, revision, cache_dir)
+    path = resolve_source(source, revision, cache_dir)
     if path.is_dir():
         if classifier is not None:
             raise ValueError("classifier= combines with an original .pt encoder only")
