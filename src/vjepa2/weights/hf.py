@@ -123,18 +123,25 @@ def save_pretrained(
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     config: VJEPA2Config = model.config
-    if config.is_classifier and (
-        config.pooler_num_heads != config.num_attention_heads
-        or config.pooler_layer_norm_eps != config.layer_norm_eps
-    ):
-        warnings.warn(
-            f"{directory}: this probe uses {config.pooler_num_heads} heads and LayerNorm eps "
-            f"{config.pooler_layer_norm_eps}; transformers' VJEPA2ForVideoClassification runs its "
-            f"pooler with the encoder's {config.num_attention_heads} heads and eps "
-            f"{config.layer_norm_eps}, so its logits will differ. vjepa2.load reads the right "
-            "values from config.json.",
-            stacklevel=2,
-        )
+    if config.is_classifier:
+        differences = []
+        if config.pooler_num_heads != config.num_attention_heads:
+            differences.append(
+                f"{config.pooler_num_heads} heads (transformers uses the encoder's "
+                f"{config.num_attention_heads})"
+            )
+        if config.pooler_layer_norm_eps != config.layer_norm_eps:
+            differences.append(
+                f"LayerNorm eps {config.pooler_layer_norm_eps:g} (transformers uses "
+                f"{config.layer_norm_eps:g})"
+            )
+        if differences:
+            warnings.warn(
+                f"{directory}: this probe has {' and '.join(differences)}, so transformers' "
+                "VJEPA2ForVideoClassification computes different logits from it; vjepa2.load "
+                "reads the probe's own settings from config.json.",
+                stacklevel=2,
+            )
     state_dict = to_hf(model.state_dict(), classifier=config.is_classifier)
     for stale in (SAFETENSORS_NAME, SAFETENSORS_INDEX):
         (directory / stale).unlink(missing_ok=True)

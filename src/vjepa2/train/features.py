@@ -1,0 +1,173 @@
+"""A memory-mapped cache of frozen-backbone features, so a probe trains all epochs (and all its
+heads) from features computed once.
+
+Layout of a cache folder:
+- ``tokens.npy``: ``[num_videos, V, S*N, D]`` (float16 by default), memory-mapped;
+- ``labels.npy``: ``[num_videos]`` int64; ``done.npy``: which rows are written;
+- ``failures.jsonl``: videos that could not be decoded, with the reason;
+- ``meta.json``: what the cache was built from (model fingerprint, clip spec, shape), checked
+  before reuse; a killed build resumes on the rows not yet done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from vjepa2.data.manifest import Example
+from vjepa2.data.video_clips import ClipSpec, Failure, iterate_clips
+from vjepa2.inference.runner import batched_outputs
+from vjepa2.models.encoder import VJEPA2Encoder
+
+NUMPY_DTYPES = {"fp16": np.float16, "fp32": np.float32}
+
+
+def encoder_fingerprint(encoder: VJEPA2Encoder) -> str:
+    """A short hash of the encoder's config and weights (so a cache is not reused across
+    checkpoints that happen to share a path)."""
+    digest = hashlib.sha1(json.dumps(encoder.config.to_dict(), sort_keys=True).encode())
+    with torch.no_grad():
+        for name, tensor in sorted(encoder.state_dict().items()):
+            digest.update(name.encode())
+            digest.update(np.float64(tensor.double().sum().item()).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def concat_segments(tokens: torch.Tensor, segments: int, views: int) -> torch.Tensor:
+    """Per-clip tokens ``[S*V, N, D]`` (segment-major) -> per-view ``[V, S*N, D]``: the tokens of
+    all segments of a view concatenated along the token axis, as the evaluation protocol does."""
+    n, d = tokens.shape[-2:]
+    return tokens.view(segments, views, n, d).transpose(0, 1).reshape(views, segments * n, d)
+
+
+class FeatureCache:
+    """Read side of a cache folder (see the module docstring)."""
+
+    def __init__(self, directory: str | os.PathLike) -> None:
+        self.directory = Path(directory)
+        self.meta = json.loads((self.directory / "meta.json").read_text())
+        self.tokens = np.load(self.directory / "tokens.npy", mmap_mode="r")
+        self.labels = np.load(self.directory / "labels.npy")
+        self.done = np.load(self.directory / "done.npy")
+
+    @property
+    def valid_rows(self) -> np.ndarray:
+        """Rows that hold features (failed videos excluded)."""
+        return np.flatnonzero(self.done)
+
+    def batch(self, rows: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """tokens ``[B, V, S*N, D]`` float32 and labels ``[B]`` for the given rows."""
+        rows = np.asarray(rows)
+        order = np.argsort(rows)  # memmap reads are faster in file order
+        tokens = np.empty((len(rows), *self.tokens.shape[1:]), dtype=np.float32)
+        tokens[order] = self.tokens[rows[order]]
+        return torch.from_numpy(tokens), torch.from_numpy(self.labels[rows])
+
+    @classmethod
+    def build(
+        cls,
+        directory: str | os.PathLike,
+        encoder: VJEPA2Encoder,
+        examples: Sequence[Example],
+        spec: ClipSpec,
+        *,
+        batch_size: int = 8,
+        workers: int = 2,
+        dtype: torch.dtype = torch.float32,
+        storage: str = "fp16",
+        progress: bool = True,
+        description: str = "caching features",
+    ) -> FeatureCache:
+        """Encode every example once (or finish an interrupted build) and return the cache."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        grid = encoder.token_grid((1, spec.frames, 3, spec.crop_size, spec.crop_size))
+        shape = (len(examples), spec.views, spec.segments * int(np.prod(grid)),
+                 encoder.config.hidden_size)  # fmt: skip
+        meta = {
+            "encoder": encoder_fingerprint(encoder),
+            "spec": asdict(spec),
+            "paths": hashlib.sha1("\n".join(str(e.path) for e in examples).encode()).hexdigest(),
+            "shape": list(shape),
+            "storage": storage,
+        }
+        if not _matches(directory, meta):
+            _start(directory, meta, shape, examples, NUMPY_DTYPES[storage])
+        done = np.load(directory / "done.npy")
+        todo = np.flatnonzero(~done & ~_failed_rows(directory, len(examples)))
+        if len(todo):
+            tokens = np.load(directory / "tokens.npy", mmap_mode="r+")
+            device = next(encoder.parameters()).device
+            items = iterate_clips([examples[i].path for i in todo], spec, workers=workers)
+            bar = tqdm(total=len(todo), desc=description, unit="video", disable=not progress)
+            forward = lambda pixels: {"tokens": encoder(pixels)}  # noqa: E731
+            outputs = batched_outputs(items, forward, batch_size, device, dtype)
+            for written, (row, (item, out)) in enumerate(zip(todo, outputs, strict=True), 1):
+                if out is None:
+                    _record_failure(directory, int(row), item)
+                else:
+                    s, v = item.pixels.shape[:2]
+                    tokens[row] = concat_segments(out["tokens"], s, v).numpy()
+                    done[row] = True
+                if written % 64 == 0 or written == len(todo):
+                    tokens.flush()
+                    _save_atomic_npy(directory / "done.npy", done)
+                bar.update(1)
+            bar.close()
+            del tokens
+        return cls(directory)
+
+
+def _matches(directory: Path, meta: dict) -> bool:
+    path = directory / "meta.json"
+    return path.exists() and json.loads(path.read_text()) == meta
+
+
+def _start(directory: Path, meta: dict, shape, examples: Sequence[Example], dtype) -> None:
+    for name in ("tokens.npy", "done.npy", "failures.jsonl"):
+        (directory / name).unlink(missing_ok=True)
+    np.lib.format.open_memmap(directory / "tokens.npy", mode="w+", dtype=dtype, shape=shape)
+    np.save(directory / "labels.npy", np.array([e.label for e in examples], dtype=np.int64))
+    _save_atomic_npy(directory / "done.npy", np.zeros(len(examples), dtype=bool))
+    (directory / "meta.json").write_text(json.dumps(meta, indent=1))
+
+
+def _save_atomic_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _record_failure(directory: Path, row: int, item: Failure) -> None:
+    with open(directory / "failures.jsonl", "a") as f:
+        f.write(json.dumps({"row": row, "path": item.path, "reason": item.reason}) + "\n")
+
+
+def _failed_rows(directory: Path, n: int) -> np.ndarray:
+    failed = np.zeros(n, dtype=bool)
+    path = directory / "failures.jsonl"
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                failed[json.loads(line)["row"]] = True
+            except (json.JSONDecodeError, KeyError, IndexError):
+                continue
+    return failed
+
+
+def read_failures(directory: str | os.PathLike) -> list[dict]:
+    path = Path(directory) / "failures.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

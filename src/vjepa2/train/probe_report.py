@@ -1,0 +1,84 @@
+"""What a probe run leaves behind for people: TensorBoard events, ``metrics.json``, a confusion
+matrix and training curves as PNG."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def tensorboard(directory: Path, purge_step: int | None = None):
+    """A TensorBoard ``SummaryWriter`` (needs the ``train`` extra)."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as err:
+        raise ImportError("training logs need TensorBoard: pip install 'vjepa2[train]'") from err
+    return SummaryWriter(str(directory), purge_step=purge_step or None)
+
+
+def confusion_matrix(probs: torch.Tensor, labels: torch.Tensor, num_classes: int) -> np.ndarray:
+    """Counts ``[true, predicted]``."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    if len(labels):
+        np.add.at(matrix, (labels.numpy(), probs.argmax(1).numpy()), 1)
+    return matrix
+
+
+def write(
+    run_dir: Path,
+    metrics: dict[str, Any],
+    losses: list[tuple[int, float]],
+    test_probs: torch.Tensor,
+    test_labels: torch.Tensor,
+    id2label: dict[int, str],
+) -> None:
+    matrix = confusion_matrix(test_probs, test_labels, len(id2label))
+    metrics["test"]["confusion_matrix"] = matrix.tolist()
+    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str) + "\n")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise ImportError("training plots need matplotlib: pip install 'vjepa2[train]'") from err
+
+    names = [id2label[i] for i in range(len(id2label))]
+    size = max(4.0, 0.45 * len(names) + 2)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    if len(names) <= 30:
+        for (t, p), count in np.ndenumerate(matrix):
+            if count:
+                ax.text(p, t, str(count), ha="center", va="center", fontsize=7,
+                        color="white" if count > matrix.max() / 2 else "black")  # fmt: skip
+    ax.set_title(f"test top-1 {metrics['test']['top1']:.3f}")
+    fig.tight_layout()
+    fig.savefig(run_dir / "confusion_matrix.png", dpi=120)
+    plt.close(fig)
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    if losses:
+        steps, values = zip(*losses, strict=True)
+        left.plot(steps, values, lw=0.8)
+    left.set_xlabel("optimizer step")
+    left.set_ylabel("train loss (mean over probes)")
+    epochs = [h["epoch"] for h in metrics["history"]]
+    right.plot(
+        epochs, [h["best_val_top1"] for h in metrics["history"]], marker="o", label="val top-1"
+    )
+    right.axhline(metrics["test"]["top1"], color="gray", ls="--", label="test top-1 (best probe)")
+    right.set_xlabel("epoch")
+    right.set_ylim(0, 1)
+    right.legend()
+    fig.tight_layout()
+    fig.savefig(run_dir / "training_curves.png", dpi=120)
+    plt.close(fig)
