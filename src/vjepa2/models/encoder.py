@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vjepa2.config import VJEPA2Config
@@ -16,11 +15,10 @@ IndexList = torch.Tensor | Sequence[torch.Tensor]
 
 
 class PatchEmbed3D(nn.Module):
-    """Tubelet embedding: [B, T, C, H, W] -> [B, N, D], tokens in (t, h, w) order.
+    """Tubelet embedding: a Conv3d with kernel = stride = (tubelet, patch, patch).
 
-    The weights are a Conv3d with kernel = stride = (tubelet, patch, patch), as in the released
-    checkpoints; since the windows do not overlap, the forward is one matrix multiply over
-    flattened tubelets, which is faster than the convolution and yields contiguous tokens.
+    [B, T, C, H, W] -> tokens [B, N, D] in (t, h, w) order, made contiguous once here so no
+    later op runs on the transposed layout.
     """
 
     def __init__(self, in_chans: int, dim: int, tubelet_size: int, patch_size: int) -> None:
@@ -29,15 +27,8 @@ class PatchEmbed3D(nn.Module):
         self.proj = nn.Conv3d(in_chans, dim, kernel_size=kernel, stride=kernel)
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
-        b, t, c, h, w = video.shape
-        ts, ps = self.proj.kernel_size[0], self.proj.kernel_size[1]
-        tubelets = (
-            video.reshape(b, t // ts, ts, c, h // ps, ps, w // ps, ps)
-            .permute(0, 1, 4, 6, 3, 2, 5, 7)  # [B, T', Hp, Wp, C, ts, ps, ps]
-            .reshape(b, -1, c * ts * ps * ps)
-        )
-        weight = self.proj.weight.reshape(self.proj.out_channels, -1)
-        return F.linear(tubelets, weight, self.proj.bias)
+        x = self.proj(video.transpose(1, 2))  # [B, D, T', Hp, Wp]
+        return x.flatten(2).transpose(1, 2).contiguous()
 
 
 def compute_dtype(x: torch.Tensor) -> torch.dtype:
