@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,11 @@ import torch
 from vjepa2 import VJEPA2Config
 
 ROOT = Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One intra-op thread per test worker: OpenMP threads spin while waiting for each other, so
+    # more threads than cores (2 workers x 2 threads) slow every test down.
+    torch.set_num_threads(1)
 FIXTURES = ROOT.parent / "shared" / "fixtures"
 
 
