@@ -19,17 +19,29 @@ from vjepa2.train.pretrain import (
     ContextPredictor,
     PretrainOptions,
     build_networks,
+    checkpoint_state,
     ema_update,
+    load_init,
     pretrain,
     target_features,
 )
 from vjepa2.train.pretrain_monitor import effective_rank, feature_std
+from vjepa2.train.state import save_atomic
 from vjepa2.video.transforms import TrainTransform
 
 TINY = dict(
     hidden_size=48, num_attention_heads=3, num_hidden_layers=2,
     pred_hidden_size=24, pred_num_attention_heads=2, pred_num_hidden_layers=1,
 )  # fmt: skip
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny models run faster on one thread, and much faster on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +96,25 @@ def test_fresh_target_equals_context_encoder_and_has_no_grad():
         assert torch.equal(t, o) and not t.requires_grad
     trainable = [i for i, t in enumerate(predictor.mask_tokens) if t.requires_grad]
     assert trainable == [0]  # pretraining uses mask token 0 only
+
+
+def test_continued_pretraining_starts_from_all_three_networks(tmp_path):
+    config, encoder, predictor, target = _networks(seed=1)
+    with torch.no_grad():
+        for p in target.parameters():
+            p.add_(1.0)
+    state = checkpoint_state(
+        encoder, predictor, target, torch.optim.AdamW(encoder.parameters()), config,
+        epoch=3, batch_in_epoch=0, step=30, loss=0.5, lr=1e-4, batch_size=2, world_size=1,
+        opts=PretrainOptions(data="videos", out=tmp_path),
+    )  # fmt: skip
+    save_atomic(state, tmp_path / "run.pt")
+    init, init_target = load_init(str(tmp_path / "run.pt"))
+    new_encoder, new_predictor, new_target = build_networks(config, 5, init, init_target)
+    for new, old in ((new_encoder, encoder), (new_predictor, predictor), (new_target, target)):
+        for (name, a), b in zip(new.state_dict().items(), old.state_dict().values(), strict=True):
+            assert torch.equal(a, b), name
+    assert not any(p.requires_grad for p in new_target.parameters())
 
 
 def test_loss_is_l1_per_mask_and_training_steps_lower_it():

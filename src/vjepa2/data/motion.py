@@ -59,6 +59,8 @@ class MotionSettings:
     distractor_size: tuple[float, float] = (5.0, 11.0)
     wobble: tuple[float, float] = (1.5, 3.0)  # amplitude of a wobbling distractor
     noise: tuple[float, float] = (0.0, 8.0)  # per-frame Gaussian pixel noise std (0..255 scale)
+    background_contrast: tuple[float, float] = (0.3, 1.0)  # texture amplitude around its mean
+    grain: tuple[float, float] = (0.0, 12.0)  # static background noise std
 
 
 def clip_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -75,7 +77,8 @@ def render_clip(
     s = settings
     t = np.arange(s.frames, dtype=np.float32)
     ys, xs = np.mgrid[0 : s.size, 0 : s.size].astype(np.float32) + 0.5
-    frames = np.broadcast_to(_background(rng, s.size), (s.frames, s.size, s.size, 3)).copy()
+    background = _background(rng, s.size, s.background_contrast, s.grain)
+    frames = np.broadcast_to(background, (s.frames, s.size, s.size, 3)).copy()
 
     for _ in range(rng.integers(s.distractors[0], s.distractors[1] + 1)):
         cx, cy = rng.uniform(8, s.size - 8, size=2)
@@ -187,9 +190,14 @@ def _shape_distance(kind: str, u: np.ndarray, v: np.ndarray, rng: np.random.Gene
     return np.minimum(box(0, 0.65, 1.0, 0.35), box(-0.65, 0, 0.35, 1.0))  # "ell"
 
 
-def _background(rng: np.random.Generator, size: int) -> np.ndarray:
-    """A static textured background float32 [H, W, 3]: coloured blobs, stripes or a checkerboard,
-    plus fixed grain."""
+def _background(
+    rng: np.random.Generator,
+    size: int,
+    contrast: tuple[float, float],
+    grain: tuple[float, float],
+) -> np.ndarray:
+    """A static textured background float32 [H, W, 3]: coloured blobs, stripes or a checkerboard
+    at a random contrast, plus fixed grain."""
     kind = rng.integers(3)
     if kind == 0:
         cells = rng.integers(3, 9)
@@ -211,8 +219,9 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
             pattern = (np.floor(along / period) + np.floor(across / period)) % 2
         colours = rng.uniform(0, 255, size=(2, 3)).astype(np.float32)
         image = colours[1] + (colours[0] - colours[1]) * pattern[..., None]
-    grain = rng.normal(0, rng.uniform(0, 12), size=(size, size, 1))
-    return (image + grain).astype(np.float32)
+    mean = image.mean((0, 1))
+    image = mean + rng.uniform(*contrast) * (image - mean)
+    return (image + rng.normal(0, rng.uniform(*grain), size=(size, size, 1))).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -236,15 +245,18 @@ def split_labels(split: str, count: int, classes: Sequence[str], seed: int) -> l
     return [classes[i] for i in labels]
 
 
-def _write_clip(
-    job: tuple[Path, str, int, str, int, MotionSettings, float],
-) -> None:
+# x264's macroblock-tree rate control makes the bitstream vary from run to run for identical
+# frames (seen on these small clips); without it, the files are byte-for-byte repeatable.
+X264_OPTIONS = {"preset": "medium", "crf": "16", "threads": "1", "x264-params": "no-mbtree=1"}
+
+
+def _write_clip(job: tuple[Path, str, int, str, int, MotionSettings, float]) -> None:
     from vjepa2.video.synthetic import encode_video
 
     path, label, seed, split, index, settings, fps = job
     frames = render_clip(label, clip_rng(seed, split, index), settings)
-    tmp = path.with_name(f".{path.name}.tmp.mp4")
-    encode_video(tmp, frames, fps=fps, options={"preset": "medium", "crf": "16", "threads": "1"})
+    tmp = path.with_name(f".{path.name}.tmp")
+    encode_video(tmp, frames, fps=fps, container_format="mp4", options=X264_OPTIONS)
     os.replace(tmp, path)
 
 

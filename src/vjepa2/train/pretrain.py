@@ -145,15 +145,13 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
 # -- setting up -------------------------------------------------------------------------------
 
 
-def model_config(opts: PretrainOptions) -> VJEPA2Config:
-    """The architecture to train: from ``--init``, ``--config`` or ``--arch``, with ``--set``
-    overrides, at the training crop size and clip length."""
+def model_config(opts: PretrainOptions, init: VJEPA2Config | None = None) -> VJEPA2Config:
+    """The architecture to train: ``init``'s (continued pretraining), ``--config``'s or
+    ``--arch``'s, with the ``--set`` overrides, at the training crop size and clip length."""
     from vjepa2 import presets
 
-    if opts.init:
-        from vjepa2.weights import load
-
-        config = load(opts.init).config.replace(id2label=None, architectures=None)
+    if init is not None:
+        config = init.replace(id2label=None, architectures=None)
     elif opts.config:
         config = VJEPA2Config.from_json_file(opts.config)
     else:
@@ -163,26 +161,39 @@ def model_config(opts: PretrainOptions) -> VJEPA2Config:
     return config
 
 
+def load_init(source: str) -> tuple[VJEPA2Model, VJEPA2Encoder | None]:
+    """The model to continue pretraining from, and its EMA target encoder when the source is an
+    original ``.pt`` that has one."""
+    from vjepa2.weights import load
+
+    model = load(source)
+    if not isinstance(model, VJEPA2Model):
+        model = model.backbone  # a classifier checkpoint: keep its encoder (and predictor)
+    target = None
+    if Path(source).suffix in (".pt", ".pth") and "target_encoder" in load_checkpoint(source):
+        target = load(source, checkpoint_key="target_encoder").encoder
+    return model, target
+
+
 def build_networks(
-    config: VJEPA2Config, seed: int, init: str | None = None
+    config: VJEPA2Config,
+    seed: int,
+    init: VJEPA2Model | None = None,
+    init_target: VJEPA2Encoder | None = None,
 ) -> tuple[VJEPA2Encoder, VJEPA2Predictor, VJEPA2Encoder]:
-    """Context encoder, predictor and target encoder: fresh (the original init, seeded), or
-    from ``init`` (continued pretraining; the target encoder from its ``target_encoder`` when
-    it has one)."""
+    """Context encoder, predictor and target encoder: the original init (seeded), then the
+    weights of ``init`` (and ``init_target``) when continuing; the target starts as a copy of
+    the context encoder otherwise."""
     torch.manual_seed(seed)
     model = VJEPA2Model(config)
     model.reset_parameters()
-    target = None
-    if init:
-        from vjepa2.weights import load
-
-        loaded = load(init)
-        model.encoder.load_state_dict(loaded.encoder.state_dict())
-        if loaded.predictor is not None:
-            model.predictor.load_state_dict(loaded.predictor.state_dict())
-        if Path(init).suffix in (".pt", ".pth") and "target_encoder" in load_checkpoint(init):
-            target = load(init, checkpoint_key="target_encoder").encoder
-    target = copy.deepcopy(model.encoder) if target is None else target
+    if init is not None:
+        model.encoder.load_state_dict(init.encoder.state_dict())
+        if init.predictor is not None:
+            model.predictor.load_state_dict(init.predictor.state_dict())
+    target = copy.deepcopy(model.encoder)
+    if init_target is not None:
+        target.load_state_dict(init_target.state_dict())
     target.requires_grad_(False)
     # Pretraining uses mask token 0 only; the others (kept for the released layout) stay frozen.
     for i, token in enumerate(model.predictor.mask_tokens):
@@ -292,10 +303,14 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
     if opts.resume and resume_from is None and ddp_info.is_main:
         log.warning("--resume: no %s yet, starting a new run", latest)
 
-    config = VJEPA2Config.from_dict(resume_from["config"]) if resume_from else model_config(opts)
-    encoder, predictor, target = build_networks(
-        config, opts.seed, init=None if resume_from else opts.init
-    )
+    init, init_target = None, None
+    if opts.init and not resume_from:
+        init, init_target = load_init(opts.init)
+    if resume_from:
+        config = VJEPA2Config.from_dict(resume_from["config"])
+    else:
+        config = model_config(opts, init.config if init is not None else None)
+    encoder, predictor, target = build_networks(config, opts.seed, init, init_target)
     trained = ContextPredictor(encoder, predictor).to(device)
     target.to(device)
     optimizer = torch.optim.AdamW(
