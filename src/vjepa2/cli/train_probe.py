@@ -77,6 +77,13 @@ def train_probe(
     optimizer: Annotated[str | None, typer.Option(help="adam or adamw.")] = None,
     schedule: Annotated[str | None, typer.Option(help="constant or cosine.")] = None,
     probe_heads: Annotated[int | None, typer.Option(help="Attention heads of the probe.")] = None,
+    probe_blocks: Annotated[
+        int | None,
+        typer.Option(
+            help="Self-attention blocks before the probe's cross-attention (3; 0 is "
+            "V-JEPA 1's single cross-attention probe)."
+        ),
+    ] = None,
     frames: common.Frames = None,
     frame_step: common.FrameStep = None,
     segments: Annotated[
@@ -133,7 +140,8 @@ def train_probe(
         settings = ProbeSettings.from_recipe(
             recipe, epochs=epochs, lrs=_floats(lr), weight_decays=_floats(weight_decay),
             batch_size=batch_size, accumulation=accumulation, optimizer=optimizer,
-            schedule=schedule, probe_heads=probe_heads, frames=frames, frame_step=frame_step,
+            schedule=schedule, probe_heads=probe_heads, probe_blocks=probe_blocks,
+            frames=frames, frame_step=frame_step,
             segments=segments, views=views, cache=cache, cache_storage=cache_dtype,
             augment=augment, unfreeze=unfreeze, dtype=dtype, seed=seed,
             checkpoint_every=checkpoint_every, workers=workers,
