@@ -67,10 +67,11 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--train", type=int, default=320, help="training videos")
     parser.add_argument("--source-size", type=int, default=360, help="stored video size (px)")
-    parser.add_argument("--width", type=int, default=192)
-    parser.add_argument("--layers", type=int, default=12)
+    parser.add_argument("--width", type=int, default=96)
+    parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--probe-blocks", type=int, default=3)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument(
         "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "vjepa2-bench"
@@ -90,7 +91,7 @@ def main() -> None:
     results = {}
     for name, cache in (("cached", True), ("uncached", False)):
         settings = ProbeSettings.from_recipe(
-            "card", epochs=args.epochs, lrs=(args.lr,), batch_size=16, accumulation=1,
+            "card", epochs=args.epochs, lrs=(args.lr,), batch_size=args.batch_size, accumulation=1,
             cache=cache, augment=False, cache_storage="fp32", workers=args.workers,
             probe_blocks=args.probe_blocks,
         )  # fmt: skip

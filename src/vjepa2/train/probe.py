@@ -329,7 +329,7 @@ def export_classifier(backbone: VJEPA2Model, probe: AttentiveClassifier, setting
                       id2label: dict[int, str]) -> VJEPA2ForVideoClassification:  # fmt: skip
     """The backbone and a trained probe as one classifier (HF-format ready)."""
     config = backbone.config
-    heads = probe.pooler.blocks[0].attn.num_heads
+    heads = probe.pooler.cross_attention_block.xattn.num_heads
     eps = probe.pooler.cross_attention_block.norm1.eps
     config = replace(
         config, id2label=dict(id2label), num_pooler_layers=len(probe.pooler.blocks),
@@ -346,7 +346,8 @@ def export_classifier(backbone: VJEPA2Model, probe: AttentiveClassifier, setting
 def _compatible(head: AttentiveClassifier, probe: AttentiveClassifier) -> bool:
     ours = {k: v.shape for k, v in probe.pooler.state_dict().items()}
     theirs = {k: v.shape for k, v in head.pooler.state_dict().items()}
-    same_heads = head.pooler.blocks[0].attn.num_heads == probe.pooler.blocks[0].attn.num_heads
+    heads = [h.pooler.cross_attention_block.xattn.num_heads for h in (head, probe)]
+    same_heads = heads[0] == heads[1]
     return ours == theirs and same_heads
 
 
