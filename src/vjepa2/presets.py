@@ -7,6 +7,7 @@ can be built without downloading anything (``vjepa2.models.build_model(preset.co
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from vjepa2.config import VJEPA2Config
@@ -83,6 +84,12 @@ def architecture(name: str, **overrides: Any) -> VJEPA2Config:
     if name not in _ENCODER_ARCH:
         raise KeyError(f"unknown architecture {name!r}; known: {', '.join(_ENCODER_ARCH)}")
     return VJEPA2Config(**{**_ENCODER_ARCH[name], **overrides})
+
+
+DEMO_NAME = "demo"
+DEMO_DIR = Path(__file__).parent / "assets" / "demo"
+"""The bundled demo classifier (HF format): a small encoder pretrained by ``vjepa2 pretrain`` on
+the synthetic motion benchmark, with a probe trained by ``vjepa2 train-probe``."""
 
 
 def get_preset(name: str) -> Preset:

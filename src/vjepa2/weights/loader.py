@@ -17,7 +17,7 @@ import torch
 
 from vjepa2.config import VJEPA2Config
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model, build_model
-from vjepa2.presets import PRESETS, get_preset
+from vjepa2.presets import DEMO_DIR, DEMO_NAME, PRESETS, get_preset
 from vjepa2.weights import hf, original
 from vjepa2.weights.keymaps import StateDict, from_hf, from_original, to_original
 
@@ -89,6 +89,12 @@ def resolve_source(
     if path.exists():
         return path
     name = str(source)
+    if name == DEMO_NAME:
+        if not (DEMO_DIR / "config.json").exists():
+            raise FileNotFoundError(
+                f"the demo model is missing from this installation ({DEMO_DIR})"
+            )
+        return DEMO_DIR
     if name in PRESETS:
         name = get_preset(name).hub_id
     if name.count("/") == 1 and not name.startswith((".", "/")):
