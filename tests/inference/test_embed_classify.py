@@ -155,10 +155,10 @@ def test_classify_cli(folder, hf_classifier, hf_model):
     rows = [json.loads(line) for line in result.output.splitlines()]
     assert len(rows[0]["top_k"]) == 2 and rows[0]["error"] is None
     assert rows[1]["error"] and not rows[1]["top_k"]
-    table = cli(
-        "classify", folder / "v0.mp4", "-m", hf_classifier, "--workers", 0, "--segments", 2,
-        "--views", 3,
-    )  # fmt: skip
+    # A wide terminal, so that rich prints the (long, temporary) path on one line.
+    table = runner.invoke(app, [str(a) for a in ("classify", folder / "v0.mp4", "-m",
+                          hf_classifier, "--workers", 0, "--segments", 2, "--views", 3)],
+                          env={"COLUMNS": "400"})  # fmt: skip
     assert table.exit_code == 0 and "v0.mp4" in table.output
     no_head = cli("classify", folder / "v0.mp4", "-m", hf_model)
     assert no_head.exit_code == 2 and "no classifier head" in no_head.output
