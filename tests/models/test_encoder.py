@@ -137,3 +137,20 @@ def test_classifier_preset_size():
     assert model.num_parameters() == count_parameters(config, predictor=True)
     head = sum(p.numel() for p in model.head.parameters())
     assert 49e6 < head < 50.5e6  # spec: probe ≈ 49.5M for SSv2 ViT-L
+
+
+def test_inference_mlp_chunks_equal_the_autograd_path(monkeypatch):
+    """At inference the MLP adds into the residual a chunk of tokens at a time; with several
+    chunks (and a ragged last one) it matches the plain path the autograd uses."""
+    from vjepa2.models import blocks
+
+    monkeypatch.setitem(blocks._MLP_ROWS, "cpu", 100)
+    block = blocks.Block(64, 4, mlp_ratio=48 / 11).eval()
+    x = torch.randn(2, 333, 64)
+    before = x.clone()
+    expected = block(x)  # grads enabled: x + mlp(norm2(x)) on all tokens at once
+    with torch.no_grad():
+        got = block(x)
+    assert expected.requires_grad and not got.requires_grad
+    assert (got - expected).abs().max() <= 1e-5
+    assert torch.equal(x, before)  # the caller's tensor is not modified in place
