@@ -17,10 +17,18 @@ def make_motion_data(
     classes: Annotated[
         str,
         typer.Option(
-            help="Comma-separated motion classes, or 'all' (8 classes) or 'translate' "
-            "(the 4 translations)."
+            help="Comma-separated motion classes, or 'all' (8 classes), 'translate' "
+            "(the 4 translations) or 'demo' (translations, grow, shrink). Default: 'demo' "
+            "with --variant demo, else 'all'."
         ),
-    ] = "all",
+    ] = "",
+    variant: Annotated[
+        str,
+        typer.Option(
+            help="'full': textured backgrounds, distractors, noise. 'demo': one fast shape over a "
+            "flat background (what the bundled demo model was trained on)."
+        ),
+    ] = "full",
     unlabelled: Annotated[int, typer.Option(help="Clips in the unlabelled split.")] = 4000,
     train_per_class: Annotated[int, typer.Option(help="Labelled training clips per class.")] = 100,
     val_per_class: Annotated[int, typer.Option(help="Validation clips per class.")] = 25,
@@ -36,22 +44,36 @@ def make_motion_data(
     rotate (clockwise / anticlockwise), grow or shrink, among distractor shapes that stay put or
     wobble, over random textured backgrounds. Deterministic from --seed.
 
-    [bold]Examples[/bold]
+    **Examples**
 
-      vjepa2 make-motion-data motion/ --seed 0
-      vjepa2 make-motion-data toy/ --classes translate --unlabelled 0 --train-per-class 20
+    ```
+    vjepa2 make-motion-data motion/ --seed 0
+    vjepa2 make-motion-data demo6/ --variant demo --unlabelled 3000 --train-per-class 150
+    vjepa2 make-motion-data toy/ --classes translate --unlabelled 0 --train-per-class 20
+    ```
 
     Writes OUT/{unlabelled,train,val,test}/NNNNNN.mp4 (H.264), unlabelled.txt (for
     'vjepa2 pretrain --data'), train.csv / val.csv / test.csv (path,label) and classes.txt.
     """
+    import dataclasses
+
     from vjepa2.data.motion import (
+        DEMO_CLASSES,
+        DEMO_SETTINGS,
         MOTION_CLASSES,
         TRANSLATION_CLASSES,
         MotionSettings,
         make_motion_dataset,
     )
 
-    names = {"all": MOTION_CLASSES, "translate": TRANSLATION_CLASSES}.get(classes)
+    if variant not in ("full", "demo"):
+        raise typer.BadParameter("choose 'full' or 'demo'", param_hint="--variant")
+    settings = DEMO_SETTINGS if variant == "demo" else MotionSettings()
+    settings = dataclasses.replace(settings, frames=frames, size=size)
+    classes = classes or ("demo" if variant == "demo" else "all")
+    names = {"all": MOTION_CLASSES, "translate": TRANSLATION_CLASSES, "demo": DEMO_CLASSES}.get(
+        classes
+    )
     if names is None:
         names = tuple(c.strip() for c in classes.split(",") if c.strip())
         unknown = [c for c in names if c not in MOTION_CLASSES]
@@ -67,7 +89,7 @@ def make_motion_data(
     }
     dataset = make_motion_dataset(
         out, seed=seed, classes=names, counts=counts, workers=workers, progress=True,
-        settings=MotionSettings(frames=frames, size=size), fps=fps,
+        settings=settings, fps=fps,
     )  # fmt: skip
     parts = ", ".join(f"{n} {split}" for split, n in dataset.counts.items())
     typer.echo(f"wrote {parts} clips of {len(names)} classes to {out}")

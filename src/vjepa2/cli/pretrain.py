@@ -125,14 +125,16 @@ def pretrain(
 ) -> None:
     """Pretrain (or continue pretraining) a video encoder with the V-JEPA objective.
 
-    [bold]Examples[/bold]
+    **Examples**
 
-      vjepa2 pretrain --data videos/ --arch vit-small --out runs/small
-      vjepa2 pretrain --data unlabelled.txt --arch vit-tiny --set num_hidden_layers=6 \\
-          --crop-size 64 --out runs/motion --probe-data train.csv
-      vjepa2 pretrain --data videos/ --init vitl.pt --lr 1e-4 --out runs/continued
-      torchrun --nproc_per_node 8 -m vjepa2 pretrain --data videos/ --out runs/big
-      vjepa2 pretrain ... --resume          (same command, continues from latest.pt)
+    ```
+    vjepa2 pretrain --data videos/ --arch vit-small --out runs/small
+    vjepa2 pretrain --data unlabelled.txt --arch vit-tiny --set num_hidden_layers=6 \\
+        --crop-size 64 --out runs/motion --probe-data train.csv
+    vjepa2 pretrain --data videos/ --init vitl.pt --lr 1e-4 --out runs/continued
+    torchrun --nproc_per_node 8 -m vjepa2 pretrain --data videos/ --out runs/big
+    vjepa2 pretrain ... --resume          (same command, continues from latest.pt)
+    ```
 
     The run folder holds latest.pt (original layout: encoder, target_encoder, predictor, opt,
     epoch, ... + config; 'vjepa2 convert OUT/latest.pt hf/' makes an HF model of it),
@@ -199,10 +201,12 @@ def pretrain_eval(
     trained on features extracted once. Meant to compare pretrained against random init, not to
     replace 'vjepa2 train-probe'.
 
-    [bold]Examples[/bold]
+    **Examples**
 
-      vjepa2 pretrain-eval runs/motion/latest.pt --train motion/train.csv --test motion/test.csv
-      vjepa2 pretrain-eval random:runs/motion/config.json --train ... --test ...
+    ```
+    vjepa2 pretrain-eval runs/motion/latest.pt --train motion/train.csv --test motion/test.csv
+    vjepa2 pretrain-eval random:runs/motion/config.json --train ... --test ...
+    ```
     """
     import torch
 

@@ -224,6 +224,15 @@ def _background(
     return (image + rng.normal(0, rng.uniform(*grain), size=(size, size, 1))).astype(np.float32)
 
 
+# The demo variant: one actor over a flat background, no distractors or noise, fast motion.
+# The bundled demo model is pretrained and probed on it (docs/pretraining.md).
+DEMO_CLASSES: tuple[str, ...] = (*TRANSLATION_CLASSES, "grow", "shrink")
+DEMO_SETTINGS = MotionSettings(
+    speed=(3.0, 4.0), distractors=(0, 0), noise=(0.0, 0.0), background_contrast=(0.0, 0.0),
+    grain=(0.0, 0.0),
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class MotionDataset:
     """Where `make_motion_dataset` put things."""
