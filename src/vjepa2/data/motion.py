@@ -8,9 +8,11 @@ orientation are drawn independently of its class, and the distractors look like 
 single frame says little about the class: only the change over time does.
 
 Everything is drawn with vectorised numpy from ``numpy.random.default_rng((seed, split, index))``,
-so a clip depends only on the seed, its split and its index (not on how many clips are made or on
-the number of worker processes). Frames are uint8 ``[T, H, W, 3]``; `make_motion_dataset` writes
-them as H.264 .mp4 files plus manifests that `vjepa2.data.read_labelled` / `read_list` read:
+so a clip depends only on the seed, its split, its index and its class; the classes of a split
+are a seeded shuffle of a balanced list of the split's size (`split_labels`). A split of the same
+size therefore gets the same clips, whatever the other splits or the number of worker processes.
+Frames are uint8 ``[T, H, W, 3]``; `make_motion_dataset` writes them as H.264 .mp4 files plus
+manifests that `vjepa2.data.read_labelled` / `read_list` read:
 
     OUT_DIR/unlabelled/000000.mp4 ...   unlabelled.txt  (one path per line, for pretraining)
     OUT_DIR/train/000000.mp4 ...        train.csv       (path,label with class names)
