@@ -32,22 +32,23 @@ TOY = MotionSettings(distractors=(0, 0), noise=(0, 0), background_contrast=(0, 0
                      speed=(3.0, 4.0))  # fmt: skip
 
 
+def _toy_set(tmp_path_factory, name, train, val, test):
+    root = tmp_path_factory.mktemp(name)
+    counts = {"train": train, "val": val, "test": test}
+    make_motion_dataset(root, seed=1, classes=TRANSLATION_CLASSES, counts=counts, settings=TOY)
+    return root
+
+
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory):
     """A small toy set (4 directions, 64 px, 16 frames) for the mechanics of a run."""
-    root = tmp_path_factory.mktemp("toy")
-    make_motion_dataset(root, seed=1, classes=TRANSLATION_CLASSES,
-                        counts={"train": 32, "val": 8, "test": 16}, settings=TOY)  # fmt: skip
-    return root
+    return _toy_set(tmp_path_factory, "toy", 32, 8, 16)
 
 
 @pytest.fixture(scope="module")
 def toy_large(tmp_path_factory):
     """Enough toy clips for a probe on random-init features to generalise."""
-    root = tmp_path_factory.mktemp("toy_large")
-    make_motion_dataset(root, seed=1, classes=TRANSLATION_CLASSES,
-                        counts={"train": 320, "val": 40, "test": 80}, settings=TOY)  # fmt: skip
-    return root
+    return _toy_set(tmp_path_factory, "toy_large", 320, 40, 80)
 
 
 @pytest.fixture(scope="module")

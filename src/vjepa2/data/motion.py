@@ -32,6 +32,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vjepa2.files import atomic_write
+
 MOTION_CLASSES: tuple[str, ...] = (
     "translate_left",
     "translate_right",
@@ -266,9 +268,10 @@ def _write_clip(job: tuple[Path, str, int, str, int, MotionSettings, float]) -> 
 
     path, label, seed, split, index, settings, fps = job
     frames = render_clip(label, clip_rng(seed, split, index), settings)
-    tmp = path.with_name(f".{path.name}.tmp")
-    encode_video(tmp, frames, fps=fps, container_format="mp4", options=X264_OPTIONS)
-    os.replace(tmp, path)
+    # The rename keeps a killed run from leaving half a clip; thousands of small files skip the
+    # fsync (a clip lost to a power cut is simply drawn again: generation is deterministic).
+    with atomic_write(path, fsync=False) as tmp:
+        encode_video(tmp, frames, fps=fps, container_format="mp4", options=X264_OPTIONS)
 
 
 def make_motion_dataset(

@@ -23,6 +23,7 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from vjepa2.data.video_clips import Clips, ClipSpec, iterate_clips, load_clips, video_key
+from vjepa2.files import atomic_write
 from vjepa2.inference.manifest import Manifest
 from vjepa2.inference.runner import Forward, batched_outputs
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
@@ -116,11 +117,8 @@ class EmbedSummary:
 
 
 def _write_atomic(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> int:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
     return path.stat().st_size
 
 

@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from vjepa2.data.manifest import Example
 from vjepa2.data.video_clips import ClipSpec, Failure, iterate_clips
+from vjepa2.files import atomic_write
 from vjepa2.inference.runner import batched_outputs
 from vjepa2.models.encoder import VJEPA2Encoder
 
@@ -141,12 +142,8 @@ def _start(directory: Path, meta: dict, shape, examples: Sequence[Example], dtyp
 
 
 def _save_atomic_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:  # a file: np.save would add ".npy"
         np.save(f, array)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def _record_failure(directory: Path, row: int, item: Failure) -> None:

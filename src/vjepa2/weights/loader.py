@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from vjepa2.config import VJEPA2Config
+from vjepa2.files import atomic_write
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model, build_model
 from vjepa2.presets import DEMO_DIR, DEMO_NAME, PRESETS, get_preset
 from vjepa2.weights import hf, original
@@ -194,8 +195,6 @@ def save_original(model: Model, path: str | os.PathLike) -> Path:
     if "classifier" in parts:
         checkpoint["classifiers"] = [parts["classifier"]]
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(checkpoint, tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        torch.save(checkpoint, tmp)
     return path
