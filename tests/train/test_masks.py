@@ -101,3 +101,46 @@ def test_tiny_grid_resamples_until_context_is_left():
 def test_config_that_always_covers_the_grid_raises():
     with pytest.raises(ValueError, match="no context"):
         sample_masks(1, (2, 2, 2), (MaskConfig(1, (1.0, 1.0), aspect_ratio=(1.0, 1.0)),), _gen())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("8:0.15", SHORT_RANGE),
+        ("2:0.7", LONG_RANGE),
+        ("1:1:0.5", MaskConfig(1, (1.0, 1.0), (0.5, 0.5))),
+        ("3:0.1-0.3:0.25-1", MaskConfig(3, (0.1, 0.3), (0.25, 1.0))),
+    ],
+)
+def test_parse_and_spec_round_trip(text: str, expected: MaskConfig):
+    assert MaskConfig.parse(text) == expected
+    assert MaskConfig.parse(expected.spec()) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("8", "2 or 3 fields"),
+        ("8:0.1:0.5:1", "2 or 3 fields"),
+        ("x:0.5", "invalid literal"),
+        ("0:0.5", "at least 1"),
+        ("2:0", "not a fraction"),
+        ("2:1.5", "not a fraction"),
+        ("2:0.7-0.3", "not a fraction"),
+    ],
+)
+def test_parse_names_the_bad_mask(text: str, reason: str):
+    with pytest.raises(ValueError, match=reason) as info:
+        MaskConfig.parse(text)
+    assert repr(text) in str(info.value)
+
+
+def test_temporal_mask_hides_whole_frames_for_a_stretch_of_time():
+    """``1:1:0.5``: the target is every token of half the time steps, contiguous; the context
+    is every token of the other half."""
+    grid = (8, 4, 4)
+    ((context, target),) = sample_masks(6, grid, (MaskConfig.parse("1:1:0.5"),), _gen(3))
+    assert context.shape == target.shape == (6, 64)
+    for row in target:
+        steps = torch.unique(row // 16)
+        assert len(steps) == 4 and int(steps[-1] - steps[0]) == 3

@@ -228,3 +228,27 @@ def test_short_run_learns_skips_bad_files_and_writes_an_original_checkpoint(
     state = {k.removeprefix("module.backbone."): v for k, v in checkpoint["target_encoder"].items()}
     for name, value in model.encoder.state_dict().items():
         assert torch.equal(value, state[name])
+
+
+def test_cli_mask_option_reaches_the_run(motion_dir, tmp_path, monkeypatch):
+    """--mask replaces the recipe's two masks (one loss per mask); a bad one is a usage error."""
+    from typer.testing import CliRunner
+
+    import vjepa2.train.pretrain as pretrain_module
+    from vjepa2.cli import app
+    from vjepa2.train.masks import MaskConfig
+
+    seen = {}
+
+    def fake_run(opts):
+        seen["opts"] = opts
+        return {"rank": 1}
+
+    monkeypatch.setattr(pretrain_module, "pretrain", fake_run)
+    args = ["pretrain", "--data", str(motion_dir / "unlabelled.txt"), "--out", str(tmp_path)]
+    result = CliRunner().invoke(app, [*args, "--mask", "1:1:0.5", "--mask", "4:0.2"])
+    assert result.exit_code == 0, result.output
+    assert seen["opts"].masks == (MaskConfig(1, (1.0, 1.0), (0.5, 0.5)), MaskConfig(4, (0.2, 0.2)))
+
+    result = CliRunner().invoke(app, [*args, "--mask", "4"])
+    assert result.exit_code == 2 and "2 or 3 fields" in result.output

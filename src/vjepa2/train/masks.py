@@ -39,6 +39,44 @@ class MaskConfig:
     temporal_scale: tuple[float, float] = (1.0, 1.0)
     aspect_ratio: tuple[float, float] = (0.75, 1.5)
 
+    @classmethod
+    def parse(cls, text: str) -> MaskConfig:
+        """``BLOCKS:SPATIAL[:TEMPORAL]``, e.g. ``8:0.15`` (short-range), ``2:0.7`` (long-range)
+        or ``1:1.0:0.5`` (the whole frame for half of the clip: predict a stretch of time).
+        Each scale is a fraction, or a ``low-high`` range of fractions."""
+        parts = text.split(":")
+        try:
+            if len(parts) not in (2, 3):
+                raise ValueError("expected 2 or 3 fields")
+            blocks = int(parts[0])
+            scales = [_fraction_range(p) for p in parts[1:]]
+            if blocks < 1:
+                raise ValueError("BLOCKS must be at least 1")
+        except ValueError as err:
+            raise ValueError(
+                f"mask {text!r}: {err} (BLOCKS:SPATIAL[:TEMPORAL], e.g. 8:0.15)"
+            ) from None
+        return cls(blocks, scales[0], scales[1] if len(scales) > 1 else (1.0, 1.0))
+
+    def spec(self) -> str:
+        """The ``parse`` text of this configuration."""
+        fields = [str(self.num_blocks), _range_text(self.spatial_scale)]
+        if self.temporal_scale != (1.0, 1.0):
+            fields.append(_range_text(self.temporal_scale))
+        return ":".join(fields)
+
+
+def _fraction_range(text: str) -> tuple[float, float]:
+    low, _, high = text.partition("-")
+    pair = (float(low), float(high or low))
+    if not 0 < pair[0] <= pair[1] <= 1:
+        raise ValueError(f"{text!r} is not a fraction (or range of fractions) in (0, 1]")
+    return pair
+
+
+def _range_text(pair: tuple[float, float]) -> str:
+    return f"{pair[0]:g}" if pair[0] == pair[1] else f"{pair[0]:g}-{pair[1]:g}"
+
 
 SHORT_RANGE = MaskConfig(num_blocks=8, spatial_scale=(0.15, 0.15))
 LONG_RANGE = MaskConfig(num_blocks=2, spatial_scale=(0.7, 0.7))

@@ -40,7 +40,7 @@ from vjepa2.data.clips import ClipOrder, TrainingClips, iterate_batches, trainin
 from vjepa2.models import VJEPA2Model
 from vjepa2.models.encoder import VJEPA2Encoder, gather_tokens
 from vjepa2.models.predictor import VJEPA2Predictor
-from vjepa2.train.masks import DEFAULT_MASKS, sample_masks, step_generator
+from vjepa2.train.masks import DEFAULT_MASKS, MaskConfig, sample_masks, step_generator
 from vjepa2.train.optim import linear, param_groups, set_lr, warmup_cosine
 from vjepa2.train.pretrain_monitor import Monitor
 from vjepa2.train.state import load_checkpoint, rng_state, save_atomic, set_rng_state
@@ -74,6 +74,7 @@ class PretrainOptions:
     fps: float = 4.0
     crop_size: int = 256
     crop_scale: tuple[float, float] = (0.3, 1.0)
+    masks: tuple[MaskConfig, ...] = DEFAULT_MASKS
     workers: int = 2
     cache_frames: bool = False
     device: str = "auto"
@@ -389,7 +390,7 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
             masks = [
                 (context_idx.to(device), target_idx.to(device))
                 for context_idx, target_idx in sample_masks(
-                    clips.size(0), grid, DEFAULT_MASKS, generator
+                    clips.size(0), grid, opts.masks, generator
                 )
             ]
             with autocast(device, dtype):
