@@ -24,3 +24,15 @@ def atomic_write(path: str | os.PathLike, fsync: bool = True) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def share_like_new_files(*paths: str | os.PathLike) -> None:
+    """Give ``paths`` the permissions a plain new file gets (0666 less the umask).
+
+    safetensors creates its files readable by their owner only (0600), so a model saved in a
+    shared folder could not be loaded by anyone else; we save with the usual permissions.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in paths:
+        os.chmod(path, 0o666 & ~umask)

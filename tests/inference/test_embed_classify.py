@@ -108,6 +108,9 @@ def test_embeddings_equal_the_model_on_the_same_clips(folder, hf_model, tmp_path
         assert saved["indices"].shape == (2, 4)
         with safe_open(out / row["output"], "pt") as f:
             assert f.metadata()["source"] == row["path"]
+        umask = os.umask(0)
+        os.umask(umask)
+        assert (out / row["output"]).stat().st_mode & 0o777 == 0o666 & ~umask  # not 0600
 
 
 def test_sliding_windows_carry_their_times(folder, hf_model):

@@ -48,6 +48,19 @@ def test_hf_round_trip(tmp_path, classifier):
     assert same_outputs(model, loaded)
 
 
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    """safetensors alone writes 0600 files; ours follow the umask like any new file."""
+    old = os.umask(0o022)
+    try:
+        random_model().save_pretrained(tmp_path / "one")
+        random_model().save_pretrained(tmp_path / "sharded", max_shard_size="200KB")
+    finally:
+        os.umask(old)
+    weights = [*tmp_path.glob("*/model*.safetensors")]
+    assert len(weights) > 2
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in weights)
+
+
 def test_sharded_checkpoint(tmp_path):
     model = random_model()
     model.save_pretrained(tmp_path, max_shard_size="200KB")

@@ -23,7 +23,7 @@ from safetensors.torch import save_file
 from tqdm import tqdm
 
 from vjepa2.data.video_clips import Clips, ClipSpec, iterate_clips, load_clips, video_key
-from vjepa2.files import atomic_write
+from vjepa2.files import atomic_write, share_like_new_files
 from vjepa2.inference.manifest import Manifest
 from vjepa2.inference.runner import Forward, batched_outputs
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
@@ -119,6 +119,7 @@ class EmbedSummary:
 def _write_atomic(tensors: dict[str, torch.Tensor], metadata: dict[str, str], path: Path) -> int:
     with atomic_write(path) as tmp:
         save_file({k: v.contiguous() for k, v in tensors.items()}, tmp, metadata=metadata)
+        share_like_new_files(tmp)
     return path.stat().st_size
 
 

@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 from vjepa2.config import CONFIG_NAME, VJEPA2Config
+from vjepa2.files import share_like_new_files
 from vjepa2.weights.keymaps import StateDict, to_hf
 
 SAFETENSORS_NAME = "model.safetensors"
@@ -151,6 +152,7 @@ def save_pretrained(
         max_shard_size=max_shard_size,
         metadata={"format": "pt"},
     )
+    share_like_new_files(*directory.glob("model*.safetensors"))
     config.save(directory)
     (directory / PROCESSOR_NAME).write_text(
         json.dumps(processor_config(config.crop_size), indent=2) + "\n"
