@@ -175,7 +175,8 @@ def test_paper_recipe_sweeps_and_picks_on_validation(toy, tiny, tmp_path):
 def test_unfreezing_the_last_block(toy, tiny, tmp_path):
     out = tmp_path / "ft"
     cli(*args(toy, tiny, out, "--no-cache", "--unfreeze", 1, "--epochs", 1, "--lr", "1e-3",
-              "--batch-size", 4))  # fmt: skip
+              "--batch-size", 4, "--flip", 0))  # fmt: skip
+    assert json.loads((out / "settings.json").read_text())["flip"] == 0.0
     before, after = vjepa2.load(tiny), vjepa2.load(out / "model")
     changed = {
         name
@@ -194,3 +195,5 @@ def test_bad_arguments(toy, tiny, tmp_path):
     assert both.exit_code == 2
     cached_unfreeze = runner.invoke(app, [*map(str, args(toy, tiny, tmp_path, "--unfreeze", 1))])
     assert cached_unfreeze.exit_code == 2 and "no-cache" in cached_unfreeze.output
+    bad_flip = runner.invoke(app, [*map(str, args(toy, tiny, tmp_path, "--flip", 2))])
+    assert bad_flip.exit_code == 2 and "probability" in bad_flip.output

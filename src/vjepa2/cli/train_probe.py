@@ -99,6 +99,13 @@ def train_probe(
     augment: Annotated[
         bool, typer.Option(help="Random resized crop + flip (uncached path only).")
     ] = True,
+    flip: Annotated[
+        float | None,
+        typer.Option(
+            help="Horizontal-flip probability when augmenting (card recipe 0.5, paper 0). Use 0 "
+            "when a label depends on left and right, e.g. 'moving something left to right'."
+        ),
+    ] = None,
     unfreeze: Annotated[
         int, typer.Option(help="Also train the last N encoder blocks (needs --no-cache).")
     ] = 0,
@@ -143,7 +150,7 @@ def train_probe(
             schedule=schedule, probe_heads=probe_heads, probe_blocks=probe_blocks,
             frames=frames, frame_step=frame_step,
             segments=segments, views=views, cache=cache, cache_storage=cache_dtype,
-            augment=augment, unfreeze=unfreeze, dtype=dtype, seed=seed,
+            augment=augment, flip=flip, unfreeze=unfreeze, dtype=dtype, seed=seed,
             checkpoint_every=checkpoint_every, workers=workers,
         )  # fmt: skip
     except ValueError as err:

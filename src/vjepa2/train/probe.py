@@ -103,6 +103,8 @@ class ProbeSettings:
             raise ValueError("unfreezing encoder blocks needs the uncached path (--no-cache)")
         if self.unfreeze and len(self.head_grid) > 1:
             raise ValueError("unfreezing encoder blocks trains a single probe (one lr and wd)")
+        if not 0.0 <= self.flip <= 1.0:
+            raise ValueError(f"flip is a probability in [0, 1], got {self.flip}")
         if min(self.epochs, self.batch_size, self.accumulation) < 1:
             raise ValueError("epochs, batch size and accumulation must be >= 1")
 
