@@ -40,7 +40,7 @@ def test_demo_command_writes_and_classifies_a_clip(tmp_path):
 
 def test_demo_model_beats_chance_on_fresh_clips(tmp_path):
     """48 clips the model never saw (another seed), through `vjepa2.classify` as a user would:
-    well above chance (1/6). The held-out test accuracy measured when the model was made is in
+    most are right (chance is 1/6). The held-out test accuracy measured when the model was made is in
     motion.json."""
     from vjepa2.video.synthetic import encode_video
 
@@ -52,4 +52,4 @@ def test_demo_model_beats_chance_on_fresh_clips(tmp_path):
         path = encode_video(tmp_path / f"{i}.mp4", render_clip(label, clip_rng(123, "test", i),
                             DEMO_SETTINGS), fps=4.0)  # fmt: skip
         hits.append(vjepa2.classify(path, model=model, top_k=1)[0][0] == label)
-    assert np.mean(hits) >= 0.35, np.mean(hits)
+    assert np.mean(hits) >= 0.75, np.mean(hits)  # 0.917 on the 600 test clips
