@@ -26,13 +26,19 @@ def atomic_write(path: str | os.PathLike, fsync: bool = True) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def new_file_mode() -> int:
+    """The permissions a plain new file gets here: 0666 less the process umask."""
+    umask = os.umask(0)  # reading the umask means setting it; put it straight back
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def share_like_new_files(*paths: str | os.PathLike) -> None:
-    """Give ``paths`` the permissions a plain new file gets (0666 less the umask).
+    """Give ``paths`` the permissions of a plain new file (`new_file_mode`).
 
     safetensors creates its files readable by their owner only (0600), so a model saved in a
     shared folder could not be loaded by anyone else; we save with the usual permissions.
     """
-    umask = os.umask(0)
-    os.umask(umask)
+    mode = new_file_mode()
     for path in paths:
-        os.chmod(path, 0o666 & ~umask)
+        os.chmod(path, mode)

@@ -18,6 +18,7 @@ import vjepa2
 from tests.weights.test_loading import random_model
 from vjepa2.cli import app
 from vjepa2.data.video_clips import ClipSpec, load_clips
+from vjepa2.files import new_file_mode
 from vjepa2.video.synthetic import encode_video, make_broken_files, signature_frames
 from vjepa2.weights import save_original
 
@@ -108,9 +109,7 @@ def test_embeddings_equal_the_model_on_the_same_clips(folder, hf_model, tmp_path
         assert saved["indices"].shape == (2, 4)
         with safe_open(out / row["output"], "pt") as f:
             assert f.metadata()["source"] == row["path"]
-        umask = os.umask(0)
-        os.umask(umask)
-        assert (out / row["output"]).stat().st_mode & 0o777 == 0o666 & ~umask  # not 0600
+        assert (out / row["output"]).stat().st_mode & 0o777 == new_file_mode()  # not 0600
 
 
 def test_sliding_windows_carry_their_times(folder, hf_model):
