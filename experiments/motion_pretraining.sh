@@ -5,15 +5,19 @@
 #
 #   experiments/motion_pretraining.sh OUT [extra 'vjepa2 pretrain' options...]
 #
-# Environment: EPOCHS (default 12), UNLABELLED (3000), TRAIN_PER_CLASS (150), BATCH (16),
-# LR (6e-4), DEVICE (pretraining's; auto: CUDA when there is one; the probes run on the CPU). Examples:
+# Environment: EPOCHS (default 30), UNLABELLED (3000), TRAIN_PER_CLASS (150), BATCH (16),
+# LR (5e-5), EMA (0.999, the start of the momentum ramp to 1), MASKS ("1:1:0.5 8:0.15", the
+# --mask values), DEVICE (pretraining's; auto: CUDA when there is one; the probes run on the CPU).
+# The defaults are the run of docs/pretraining.md that the demo model's encoder comes from. Examples:
 #   experiments/motion_pretraining.sh runs/motion
-#   EPOCHS=100 UNLABELLED=20000 experiments/motion_pretraining.sh runs/gpu --mask 1:1:0.5
+#   EPOCHS=100 UNLABELLED=20000 MASKS="8:0.15 2:0.7" experiments/motion_pretraining.sh runs/gpu
 # Writes OUT/data, OUT/pretrain (the run), OUT/eval-*.json and prints the table.
 set -euo pipefail
 out=${1:?usage: motion_pretraining.sh OUT [pretrain options...]}
 shift
-epochs=${EPOCHS:-12}
+epochs=${EPOCHS:-30}
+masks=()
+for mask in ${MASKS:-1:1:0.5 8:0.15}; do masks+=(--mask "$mask"); done
 mkdir -p "$out"
 if [ ! -f "$out/data/test.csv" ]; then
   vjepa2 make-motion-data "$out/data" --variant demo --unlabelled "${UNLABELLED:-3000}" \
@@ -23,8 +27,9 @@ vjepa2 pretrain --data "$out/data/unlabelled.txt" --out "$out/pretrain" --resume
   --arch vit-tiny --set hidden_size=128 --set num_attention_heads=4 --set num_hidden_layers=6 \
   --set pred_hidden_size=96 --set pred_num_hidden_layers=2 --set pred_num_attention_heads=3 \
   --crop-size 64 --frames 16 --fps 4 --batch-size "${BATCH:-16}" --epochs "$epochs" \
-  --lr "${LR:-6e-4}" --start-lr 1e-4 --final-lr 1e-5 --warmup 1 --ema 0.996 1.0 \
-  --weight-decay 0.04 --workers 1 --cache-frames --keep-epochs --device "${DEVICE:-auto}" "$@"
+  --lr "${LR:-5e-5}" --start-lr 1e-5 --final-lr 1e-6 --warmup 3 --ema "${EMA:-0.999}" 1.0 \
+  --weight-decay 0.04 --workers 1 --cache-frames --keep-epochs --device "${DEVICE:-auto}" \
+  "${masks[@]}" "$@"
 score() {  # score ENCODER NAME
   [ -f "$out/eval-$2.json" ] || vjepa2 pretrain-eval "$1" --train "$out/data/train.csv" \
     --test "$out/data/test.csv" --json "$out/eval-$2.json"
