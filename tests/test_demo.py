@@ -52,4 +52,4 @@ def test_demo_model_beats_chance_on_fresh_clips(tmp_path):
         path = encode_video(tmp_path / f"{i}.mp4", render_clip(label, clip_rng(123, "test", i),
                             DEMO_SETTINGS), fps=4.0)  # fmt: skip
         hits.append(vjepa2.classify(path, model=model, top_k=1)[0][0] == label)
-    assert np.mean(hits) >= 0.75, np.mean(hits)  # 0.917 on the 600 test clips
+    assert np.mean(hits) >= 0.75, np.mean(hits)  # 0.925 on the 600 test clips
