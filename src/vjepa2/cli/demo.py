@@ -29,9 +29,10 @@ def demo(
     """Draw a clip of the synthetic motion benchmark, write it as an mp4, and classify it with
     the demo model shipped in the package (no download, no GPU).
 
-    The demo model is a small V-JEPA 2 encoder (6 blocks, 128 wide, 64 px, 16 frames) with an
-    attentive probe trained by `vjepa2 train-probe` on labelled clips of the benchmark's demo
-    variant (`vjepa2 make-motion-data --variant demo`): one textured shape that translates
+    The demo model is a small V-JEPA 2 encoder (6 blocks, 128 wide, 64 px, 16 frames),
+    pretrained by `vjepa2 pretrain` on unlabelled clips, with an attentive probe trained by
+    `vjepa2 train-probe` on labelled clips of the benchmark's demo variant
+    (`vjepa2 make-motion-data --variant demo`): one textured shape that translates
     left/right/up/down, grows or shrinks over a flat background. How it was made and its
     held-out accuracy: docs/pretraining.md. `vjepa2 classify VIDEO --model demo` runs the same
     model on any file.
