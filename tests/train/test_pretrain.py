@@ -249,6 +249,7 @@ def test_cli_mask_option_reaches_the_run(motion_dir, tmp_path, monkeypatch):
     result = CliRunner().invoke(app, [*args, "--mask", "1:1:0.5", "--mask", "4:0.2"])
     assert result.exit_code == 0, result.output
     assert seen["opts"].masks == (MaskConfig(1, (1.0, 1.0), (0.5, 0.5)), MaskConfig(4, (0.2, 0.2)))
+    assert seen["opts"].to_json()["masks"] == ["1:1:0.5", "4:0.2"]  # options.json, checkpoint
 
     result = CliRunner().invoke(app, [*args, "--mask", "4"])
     assert result.exit_code == 2 and "2 or 3 fields" in result.output

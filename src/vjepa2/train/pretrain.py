@@ -88,6 +88,13 @@ class PretrainOptions:
     probe_every: int = 1
     max_steps: int | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """The options as JSON values, masks as their ``--mask`` text (options.json and the
+        checkpoint's ``options``)."""
+        values = json.loads(json.dumps(asdict(self), default=str))
+        values["masks"] = [mask.spec() for mask in self.masks]
+        return values
+
 
 # -- the objective ----------------------------------------------------------------------------
 
@@ -284,7 +291,7 @@ def checkpoint_state(
         "batch_in_epoch": batch_in_epoch,
         "seed": opts.seed,
         "rng": rng_state(),
-        "options": json.loads(json.dumps(asdict(opts), default=str)),
+        "options": opts.to_json(),
     }
 
 

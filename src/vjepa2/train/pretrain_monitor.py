@@ -68,8 +68,7 @@ class Monitor:
             return
         out.mkdir(parents=True, exist_ok=True)
         config.save(out)
-        options = json.dumps(opts.__dict__, default=str, indent=2)
-        (out / "options.json").write_text(options + "\n")
+        (out / "options.json").write_text(json.dumps(opts.to_json(), indent=2) + "\n")
         self.metrics_path = out / "metrics.jsonl"
         _truncate_metrics(self.metrics_path, resumed_step)
         self.metrics = self.metrics_path.open("a")
