@@ -42,7 +42,13 @@ def machine() -> dict:
     return info
 
 
-def model_pair(preset: str, classifier: bool, device: str, num_layers: int | None = None):
+def model_pair(
+    preset: str,
+    classifier: bool,
+    device: str,
+    num_layers: int | None = None,
+    crop_size: int | None = None,
+):
     """Our model and transformers' with the same random weights, via our HF-format save."""
     import transformers
 
@@ -53,6 +59,9 @@ def model_pair(preset: str, classifier: bool, device: str, num_layers: int | Non
         config = config.replace(id2label={i: f"class{i}" for i in range(174)})
     if num_layers:
         config = config.replace(num_hidden_layers=num_layers)
+    if crop_size:
+        # transformers derives RoPE positions from config.crop_size (the original from the input)
+        config = config.replace(crop_size=crop_size)
     torch.manual_seed(0)
     with torch.device(device):
         model = vjepa2.build_model(config)
