@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from vjepa2.cli.app import app
+from vjepa2.data.motion import (
+    DEMO_CLASSES,
+    DEMO_SETTINGS,
+    MOTION_CLASSES,
+    TRANSLATION_CLASSES,
+    MotionSettings,
+    make_motion_dataset,
+)
 
 
 @app.command("make-motion-data", no_args_is_help=True)
@@ -55,17 +64,6 @@ def make_motion_data(
     Writes OUT/{unlabelled,train,val,test}/NNNNNN.mp4 (H.264), unlabelled.txt (for
     'vjepa2 pretrain --data'), train.csv / val.csv / test.csv (path,label) and classes.txt.
     """
-    import dataclasses
-
-    from vjepa2.data.motion import (
-        DEMO_CLASSES,
-        DEMO_SETTINGS,
-        MOTION_CLASSES,
-        TRANSLATION_CLASSES,
-        MotionSettings,
-        make_motion_dataset,
-    )
-
     if variant not in ("full", "demo"):
         raise typer.BadParameter("choose 'full' or 'demo'", param_hint="--variant")
     settings = DEMO_SETTINGS if variant == "demo" else MotionSettings()

@@ -31,8 +31,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from vjepa2.files import atomic_write
+from vjepa2.video.synthetic import encode_video
 
 MOTION_CLASSES: tuple[str, ...] = (
     "translate_left",
@@ -264,8 +266,6 @@ X264_OPTIONS = {"preset": "medium", "crf": "16", "threads": "1", "x264-params": 
 
 
 def _write_clip(job: tuple[Path, str, int, str, int, MotionSettings, float]) -> None:
-    from vjepa2.video.synthetic import encode_video
-
     path, label, seed, split, index, settings, fps = job
     frames = render_clip(label, clip_rng(seed, split, index), settings)
     # The rename keeps a killed run from leaving half a clip; thousands of small files skip the
@@ -336,8 +336,6 @@ def make_motion_dataset(
 
 def _consume(results, total: int, progress: bool) -> None:
     if progress:
-        from tqdm import tqdm
-
         results = tqdm(results, total=total, desc="clips", unit="clip")
     for _ in results:
         pass
