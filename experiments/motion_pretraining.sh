@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# The learning result of docs/pretraining.md in one command: draw the demo variant of the motion
-# benchmark, pretrain a small encoder on its unlabelled split, then score the pretrained target
-# encoder (every kept epoch) and the same architecture at random init under the same frozen probes.
+# The learning result of docs/pretraining.md in one command: draw the demo variant (or VARIANT) of
+# the motion benchmark, pretrain a small encoder on its unlabelled split, then score the pretrained
+# target encoder (every kept epoch) and the same architecture at random init under the same frozen
+# probes.
 #
 #   experiments/motion_pretraining.sh OUT [extra 'vjepa2 pretrain' options...]
 #
 # Environment: EPOCHS (default 30), UNLABELLED (3000), TRAIN_PER_CLASS (150), BATCH (16),
 # LR (5e-5), EMA (0.999, the start of the momentum ramp to 1), MASKS ("1:1:0.5 8:0.15", the
-# --mask values), DEVICE (pretraining's; auto: CUDA when there is one; the probes run on the CPU).
+# --mask values), DEVICE (pretraining's; auto: CUDA when there is one; the probes run on the CPU),
+# VARIANT (demo; paired1 or paired2: the tubelet-aligned, time-reversal-paired benchmark).
 # The defaults are the run of docs/pretraining.md that the demo model's encoder comes from. Examples:
 #   experiments/motion_pretraining.sh runs/motion
 #   EPOCHS=100 UNLABELLED=20000 MASKS="8:0.15 2:0.7" experiments/motion_pretraining.sh runs/gpu
+#   VARIANT=paired1 experiments/motion_pretraining.sh runs/paired1
 # Writes OUT/data, OUT/pretrain (the run), OUT/eval-*.json and prints the table.
 set -euo pipefail
 out=${1:?usage: motion_pretraining.sh OUT [pretrain options...]}
@@ -20,8 +23,8 @@ masks=()
 for mask in ${MASKS:-1:1:0.5 8:0.15}; do masks+=(--mask "$mask"); done
 mkdir -p "$out"
 if [ ! -f "$out/data/test.csv" ]; then
-  vjepa2 make-motion-data "$out/data" --variant demo --unlabelled "${UNLABELLED:-3000}" \
-    --train-per-class "${TRAIN_PER_CLASS:-150}" --workers 2
+  vjepa2 make-motion-data "$out/data" --variant "${VARIANT:-demo}" \
+    --unlabelled "${UNLABELLED:-3000}" --train-per-class "${TRAIN_PER_CLASS:-150}" --workers 2
 fi
 vjepa2 pretrain --data "$out/data/unlabelled.txt" --out "$out/pretrain" --resume \
   --arch vit-tiny --set hidden_size=128 --set num_attention_heads=4 --set num_hidden_layers=6 \

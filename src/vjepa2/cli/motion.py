@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from vjepa2.cli.app import app
+from vjepa2.data.motion import (
+    DEMO_CLASSES,
+    DEMO_SETTINGS,
+    MOTION_CLASSES,
+    PAIRED_CLASSES,
+    TRANSLATION_CLASSES,
+    MotionSettings,
+    PairedSettings,
+    make_motion_dataset,
+    reversal_partners,
+)
+
+VARIANTS = ("full", "demo", "paired1", "paired2")
 
 
 @app.command("make-motion-data", no_args_is_help=True)
@@ -19,14 +33,18 @@ def make_motion_data(
         typer.Option(
             help="Comma-separated motion classes, or 'all' (8 classes), 'translate' "
             "(the 4 translations) or 'demo' (translations, grow, shrink). Default: 'demo' "
-            "with --variant demo, else 'all'."
+            "with --variant demo or paired1, else 'all'. The paired variants need each "
+            "class's time reversal too."
         ),
     ] = "",
     variant: Annotated[
         str,
         typer.Option(
             help="'full': textured backgrounds, distractors, noise. 'demo': one fast shape over a "
-            "flat background (what the bundled demo model was trained on)."
+            "flat background (what the bundled demo model was trained on). 'paired1' / "
+            "'paired2': each time point held for 2 frames (one tubelet), classes in "
+            "time-reversal pairs; level 1 a flat background, level 2 a faint texture and one "
+            "still distractor (docs/pretraining.md)."
         ),
     ] = "full",
     unlabelled: Annotated[int, typer.Option(help="Clips in the unlabelled split.")] = 4000,
@@ -50,37 +68,29 @@ def make_motion_data(
     vjepa2 make-motion-data motion/ --seed 0
     vjepa2 make-motion-data demo6/ --variant demo --unlabelled 3000 --train-per-class 150
     vjepa2 make-motion-data toy/ --classes translate --unlabelled 0 --train-per-class 20
+    vjepa2 make-motion-data paired1/ --variant paired1 --train-per-class 200 --workers 2
     ```
 
     Writes OUT/{unlabelled,train,val,test}/NNNNNN.mp4 (H.264), unlabelled.txt (for
     'vjepa2 pretrain --data'), train.csv / val.csv / test.csv (path,label) and classes.txt.
     """
-    import dataclasses
-
-    from vjepa2.data.motion import (
-        DEMO_CLASSES,
-        DEMO_SETTINGS,
-        MOTION_CLASSES,
-        TRANSLATION_CLASSES,
-        MotionSettings,
-        make_motion_dataset,
-    )
-
-    if variant not in ("full", "demo"):
-        raise typer.BadParameter("choose 'full' or 'demo'", param_hint="--variant")
-    settings = DEMO_SETTINGS if variant == "demo" else MotionSettings()
+    if variant not in VARIANTS:
+        raise typer.BadParameter(f"choose one of {', '.join(VARIANTS)}", param_hint="--variant")
+    paired = variant.startswith("paired")
+    if paired and frames % 2:
+        raise typer.BadParameter("the paired variants hold each time point for 2 frames: "
+                                 "give an even number", param_hint="--frames")  # fmt: skip
+    defaults = {"demo": DEMO_CLASSES, "paired1": PAIRED_CLASSES[1], "paired2": PAIRED_CLASSES[2]}
+    names = _class_names(classes) if classes else defaults.get(variant, MOTION_CLASSES)
+    if paired:
+        try:
+            reversal_partners(names)
+        except ValueError as error:
+            raise typer.BadParameter(str(error), param_hint="--classes") from None
+        settings = PairedSettings(level=int(variant[-1]))
+    else:
+        settings = DEMO_SETTINGS if variant == "demo" else MotionSettings()
     settings = dataclasses.replace(settings, frames=frames, size=size)
-    classes = classes or ("demo" if variant == "demo" else "all")
-    names = {"all": MOTION_CLASSES, "translate": TRANSLATION_CLASSES, "demo": DEMO_CLASSES}.get(
-        classes
-    )
-    if names is None:
-        names = tuple(c.strip() for c in classes.split(",") if c.strip())
-        unknown = [c for c in names if c not in MOTION_CLASSES]
-        if unknown:
-            raise typer.BadParameter(
-                f"unknown classes {unknown}; known: {', '.join(MOTION_CLASSES)}"
-            )
     counts = {
         "unlabelled": unlabelled,
         "train": train_per_class * len(names),
@@ -89,7 +99,19 @@ def make_motion_data(
     }
     dataset = make_motion_dataset(
         out, seed=seed, classes=names, counts=counts, workers=workers, progress=True,
-        settings=settings, fps=fps,
+        settings=settings, fps=fps, variant=variant,
     )  # fmt: skip
     parts = ", ".join(f"{n} {split}" for split, n in dataset.counts.items())
     typer.echo(f"wrote {parts} clips of {len(names)} classes to {out}")
+
+
+def _class_names(classes: str) -> tuple[str, ...]:
+    """The --classes value as class names: a named set or a comma-separated list."""
+    named = {"all": MOTION_CLASSES, "translate": TRANSLATION_CLASSES, "demo": DEMO_CLASSES}
+    if classes in named:
+        return named[classes]
+    names = tuple(c.strip() for c in classes.split(",") if c.strip())
+    unknown = [c for c in names if c not in MOTION_CLASSES]
+    if unknown:
+        raise typer.BadParameter(f"unknown classes {unknown}; known: {', '.join(MOTION_CLASSES)}")
+    return names

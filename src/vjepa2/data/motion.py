@@ -7,6 +7,14 @@ around a fixed point, and per-frame pixel noise. The actor's mid-clip position, 
 orientation are drawn independently of its class, and the distractors look like actors, so a
 single frame says little about the class: only the change over time does.
 
+The *paired* variants (`PairedSettings`, `render_paired_clip`) close the shortcut the full one
+leaves to a V-JEPA 2 encoder: each time point is shown for exactly one tubelet (2 frames), so no
+token holds motion, and the classes come in time-reversal pairs (left/right, up/down, grow/shrink,
+clockwise/anticlockwise) whose clips are each other played backwards. An unordered set of tokens
+then says nothing about the direction within a pair; `within_pair_accuracy` scores exactly that
+(chance 0.5). Level 1 draws one actor over a flat background, level 2 adds a low-contrast static
+texture and one still distractor.
+
 Everything is drawn with vectorised numpy from ``numpy.random.default_rng((seed, split, index))``,
 so a clip depends only on the seed, its split, its index and its class; the classes of a split
 are a seeded shuffle of a balanced list of the split's size (`split_labels`). A split of the same
@@ -24,6 +32,7 @@ manifests that `vjepa2.data.read_labelled` / `read_list` read:
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -31,8 +40,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from vjepa2.files import atomic_write
+from vjepa2.video.synthetic import encode_video
 
 MOTION_CLASSES: tuple[str, ...] = (
     "translate_left",
@@ -237,6 +248,127 @@ DEMO_SETTINGS = MotionSettings(
 )  # fmt: skip
 
 
+# The paired variants: classes in time-reversal pairs, each time point held for one tubelet.
+TIME_REVERSAL: dict[str, str] = {
+    "translate_left": "translate_right",
+    "translate_right": "translate_left",
+    "translate_up": "translate_down",
+    "translate_down": "translate_up",
+    "rotate_cw": "rotate_ccw",
+    "rotate_ccw": "rotate_cw",
+    "grow": "shrink",
+    "shrink": "grow",
+}
+PAIRED_CLASSES: dict[int, tuple[str, ...]] = {1: DEMO_CLASSES, 2: MOTION_CLASSES}
+
+
+@dataclass(frozen=True)
+class PairedSettings:
+    """How the paired variants draw clips. Each of the ``frames // tubelet`` time points is shown
+    for exactly ``tubelet`` frames, so no tubelet of a V-JEPA 2 encoder with that tubelet size
+    holds motion. Lengths are fractions of the frame size; motions are totals over the clip.
+
+    Level 1: a flat background of a random colour. Level 2: a random low-contrast static
+    texture and one still distractor shape."""
+
+    level: int = 1
+    frames: int = 16
+    size: int = 64
+    tubelet: int = 2
+    actor_size: tuple[float, float] = (0.09, 0.16)  # half-extent at mid-clip
+    offset: float = 0.1  # largest distance of the mid-clip centre from the frame centre, per axis
+    travel: tuple[float, float] = (0.33, 0.5)  # translation
+    spin: tuple[float, float] = (70.0, 140.0)  # rotation, degrees
+    growth: tuple[float, float] = (1.8, 2.6)  # last/first size ratio of grow (inverse: shrink)
+    background_contrast: tuple[float, float] = (0.1, 0.3)  # level 2
+    grain: tuple[float, float] = (0.0, 3.0)  # level 2, static
+
+
+def render_paired_clip(
+    label: str, rng: np.random.Generator, settings: PairedSettings = PairedSettings()
+) -> np.ndarray:
+    """One clip of the paired variants: uint8 ``[T, H, W, 3]`` with frames ``2k`` and ``2k + 1``
+    equal (for tubelet 2).
+
+    Every random draw is made whatever the class, and time runs symmetrically around mid-clip, so
+    ``render_paired_clip(TIME_REVERSAL[label], rng)`` is exactly this clip played backwards (for
+    the same ``rng`` state): a class and its partner differ only in the order of time points."""
+    if label not in MOTION_CLASSES:
+        raise ValueError(f"unknown motion class {label!r}; known: {', '.join(MOTION_CLASSES)}")
+    s = settings
+    points = s.frames // s.tubelet
+    if s.frames % s.tubelet or points < 2:
+        raise ValueError(f"frames ({s.frames}) must be 2 or more tubelets of {s.tubelet}")
+    if s.level not in (1, 2):
+        raise ValueError(f"level must be 1 or 2, not {s.level}")
+    ys, xs = np.mgrid[0 : s.size, 0 : s.size].astype(np.float32) + 0.5
+    if s.level == 1:
+        background = np.full((s.size, s.size, 3), rng.uniform(0, 255, size=3), np.float32)
+    else:
+        background = _background(rng, s.size, s.background_contrast, s.grain)
+    frames = np.broadcast_to(background, (points, s.size, s.size, 3)).copy()
+    if s.level == 2:  # one still distractor that looks like an actor
+        still = np.ones(points, np.float32)
+        cx, cy = rng.uniform(0.15 * s.size, 0.85 * s.size, size=2)
+        angle, half = rng.uniform(0, 360), rng.uniform(*s.actor_size) * s.size
+        _draw_shape(frames, xs, ys, rng, cx * still, cy * still, angle * still, half * still)
+    _draw_shape(frames, xs, ys, rng, *_paired_actor_motion(label, rng, points, s))
+    frames = np.repeat(frames, s.tubelet, axis=0)
+    return np.clip(frames, 0, 255).round().astype(np.uint8)
+
+
+def _paired_actor_motion(
+    label: str, rng: np.random.Generator, points: int, s: PairedSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Centre x, y, angle and half-extent ``[points]`` each. ``tau`` runs from -0.5 to 0.5 and
+    is computed so that ``tau[::-1] == -tau`` exactly, which makes a reversed clip bit-identical
+    to its partner's."""
+    steps = np.arange(points, dtype=np.float64)
+    tau = (2 * steps - (points - 1)) / (2 * (points - 1))
+    cx, cy = s.size / 2 + s.offset * s.size * rng.uniform(-1, 1, size=2)
+    angle = rng.uniform(0, 360)
+    half = rng.uniform(*s.actor_size) * s.size
+    travel = rng.uniform(*s.travel) * s.size * tau
+    spin = rng.uniform(*s.spin) * tau
+    ratio = rng.uniform(*s.growth)
+    path_x, path_y = np.full_like(tau, cx), np.full_like(tau, cy)
+    angles, halves = np.full_like(tau, angle), np.full_like(tau, half)
+    if label.startswith("translate"):
+        dx, dy = {"left": (-1, 0), "right": (1, 0), "up": (0, -1), "down": (0, 1)}[label[10:]]
+        path_x, path_y = cx + dx * travel, cy + dy * travel
+    elif label.startswith("rotate"):  # image y points down: a growing angle turns clockwise
+        angles = angle + (spin if label == "rotate_cw" else -spin)
+    else:
+        halves = half * ratio ** (tau if label == "grow" else -tau)
+    return tuple(a.astype(np.float32) for a in (path_x, path_y, angles, halves))
+
+
+def reversal_partners(classes: Sequence[str]) -> list[int]:
+    """Index in ``classes`` of each class's time reversal (``TIME_REVERSAL``); every class's
+    partner must be among ``classes``."""
+    missing = [c for c in classes if TIME_REVERSAL.get(c) not in classes]
+    if missing:
+        raise ValueError(f"classes without their time reversal among the classes: {missing}")
+    return [list(classes).index(TIME_REVERSAL[c]) for c in classes]
+
+
+def within_pair_accuracy(scores, labels, classes: Sequence[str]) -> float:
+    """How often the direction is right within the true class's time-reversal pair (chance 0.5).
+
+    ``scores``: logits ``[N, C]`` (a clip counts as right when its true class scores above its
+    partner, a tie as half) or predicted class indices ``[N]`` (only the clips predicted as their
+    class or its partner count; NaN when there are none). ``labels``: true indices ``[N]``;
+    ``classes[i]``: the name of class ``i``. Tensors and lists are accepted."""
+    partners = np.asarray(reversal_partners(classes))
+    scores, labels = np.asarray(scores), np.asarray(labels, dtype=np.int64)
+    if scores.ndim == 2:
+        rows = np.arange(len(labels))
+        own, other = scores[rows, labels], scores[rows, partners[labels]]
+        return float(np.mean((own > other) + 0.5 * (own == other))) if len(labels) else math.nan
+    in_pair = (scores == labels) | (scores == partners[labels])
+    return float(np.mean(scores[in_pair] == labels[in_pair])) if in_pair.any() else math.nan
+
+
 @dataclass(frozen=True)
 class MotionDataset:
     """Where `make_motion_dataset` put things."""
@@ -261,17 +393,31 @@ def split_labels(split: str, count: int, classes: Sequence[str], seed: int) -> l
 # x264's macroblock-tree rate control makes the bitstream vary from run to run for identical
 # frames (seen on these small clips); without it, the files are byte-for-byte repeatable.
 X264_OPTIONS = {"preset": "medium", "crf": "16", "threads": "1", "x264-params": "no-mbtree=1"}
+# The paired variants are written losslessly (qp 0): lossy coding leaves small differences
+# between the two frames of a tubelet (max 7, mean 0.05 at crf 16) that could hint at the
+# direction; at qp 0 they decode identical, and the files are no bigger at this size.
+PAIRED_X264_OPTIONS = {"preset": "medium", "qp": "0", "threads": "1", "x264-params": "no-mbtree=1"}
 
 
-def _write_clip(job: tuple[Path, str, int, str, int, MotionSettings, float]) -> None:
-    from vjepa2.video.synthetic import encode_video
+def draw_clip(
+    label: str, rng: np.random.Generator, settings: MotionSettings | PairedSettings
+) -> np.ndarray:
+    """One clip of the variant ``settings`` describes: uint8 ``[T, H, W, 3]``."""
+    if isinstance(settings, PairedSettings):
+        return render_paired_clip(label, rng, settings)
+    return render_clip(label, rng, settings)
 
+
+def _write_clip(
+    job: tuple[Path, str, int, str, int, MotionSettings | PairedSettings, float],
+) -> None:
     path, label, seed, split, index, settings, fps = job
-    frames = render_clip(label, clip_rng(seed, split, index), settings)
+    frames = draw_clip(label, clip_rng(seed, split, index), settings)
     # The rename keeps a killed run from leaving half a clip; thousands of small files skip the
     # fsync (a clip lost to a power cut is simply drawn again: generation is deterministic).
     with atomic_write(path, fsync=False) as tmp:
-        encode_video(tmp, frames, fps=fps, container_format="mp4", options=X264_OPTIONS)
+        options = PAIRED_X264_OPTIONS if isinstance(settings, PairedSettings) else X264_OPTIONS
+        encode_video(tmp, frames, fps=fps, container_format="mp4", options=options)
 
 
 def make_motion_dataset(
@@ -279,10 +425,11 @@ def make_motion_dataset(
     seed: int = 0,
     classes: Sequence[str] = MOTION_CLASSES,
     counts: dict[str, int] | None = None,
-    settings: MotionSettings = MotionSettings(),
+    settings: MotionSettings | PairedSettings = MotionSettings(),
     fps: float = 4.0,
     workers: int = 1,
     progress: bool = False,
+    variant: str | None = None,
 ) -> MotionDataset:
     """Generate the benchmark under ``out_dir`` (see the module docstring for the layout).
 
@@ -290,6 +437,7 @@ def make_motion_dataset(
     train / val / test); each split is balanced over ``classes``. ``fps`` is the frame rate
     written into the files: at 4, pretraining's default ``--fps 4`` reads every frame.
     Existing files are kept (generation is deterministic, so an interrupted run can resume).
+    ``variant``, when given, is recorded in motion.json with the settings.
     """
     classes = tuple(classes)
     for name in classes:
@@ -329,6 +477,8 @@ def make_motion_dataset(
             (root / f"{split}.csv").write_text("\n".join(lines) + "\n")
     (root / "classes.txt").write_text("".join(f"{c}\n" for c in classes))
     meta = {"seed": seed, "classes": list(classes), "counts": counts, "fps": fps}
+    if variant is not None:
+        meta = {"variant": variant, **meta}
     meta["settings"] = asdict(settings)
     (root / "motion.json").write_text(json.dumps(meta, indent=2) + "\n")
     return MotionDataset(root, classes, {s: len(r) for s, r in manifests.items()})
@@ -336,8 +486,6 @@ def make_motion_dataset(
 
 def _consume(results, total: int, progress: bool) -> None:
     if progress:
-        from tqdm import tqdm
-
         results = tqdm(results, total=total, desc="clips", unit="clip")
     for _ in results:
         pass
