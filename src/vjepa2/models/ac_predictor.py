@@ -127,6 +127,7 @@ class VJEPA2ACConfig:
 
     def to_dict(self) -> dict[str, Any]:
         encoder = self.encoder.replace(id2label=None).to_dict()
+        encoder.pop("architectures")  # the encoder alone is no transformers model here
         return {
             "model_type": AC_MODEL_TYPE,
             "architectures": [AC_ARCHITECTURE],
