@@ -69,3 +69,16 @@ def test_planning_energies(wm, tiny_ac_case):
     energies = wm.energy(start, goal, c["plan_candidates"], c["plan_start_pose"])
     assert energies.shape == (c["plan_candidates"].size(0),)
     assert max_err(energies, c["plan_energies"]) <= TOL
+
+
+def test_bfloat16_weights_run_end_to_end(tiny_ac_case, tiny_ac_pt):
+    c = tiny_ac_case
+    wm = load_world_model(tiny_ac_pt, config=tiny_ac_config(), dtype=torch.bfloat16)
+    h = wm.encode_frames(c["clips_bcthw"].transpose(1, 2))
+    assert h.dtype == torch.bfloat16 and max_err(h, c["encoded"]) < 0.1
+    with torch.no_grad():
+        tf, ar = wm.losses(h, c["actions"], c["states"])  # float32 actions into a bf16 model
+        energies = wm.energy(c["encoded"][0, :16], c["encoded"][0, -16:], c["plan_candidates"],
+                             c["plan_start_pose"])  # fmt: skip
+    assert abs(tf.item() - c["jloss"].item()) < 0.02 and abs(ar.item() - c["sloss"].item()) < 0.02
+    assert max_err(energies, c["plan_energies"]) < 0.01

@@ -323,7 +323,8 @@ class ACPredictor(nn.Module):
             raise ValueError(f"{n} tokens is not a whole number of {per_frame}-token frames")
         steps = n // per_frame
         cond = self._cond_tokens(steps, actions, states, extrinsics, b)
-        frames = self.predictor_embed(x).view(b, steps, per_frame, -1)
+        frames = self.predictor_embed(x.to(self.predictor_embed.weight.dtype))
+        frames = frames.view(b, steps, per_frame, -1)
         x = torch.cat([cond.to(frames.dtype), frames], dim=2).flatten(1, 2)
         num_cond = cond.size(2)
         rope = ac_rope_tables(
