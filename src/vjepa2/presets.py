@@ -24,7 +24,11 @@ _ENCODER_ARCH: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class Preset:
-    """A released checkpoint: its name here, Hub id, original file and architecture."""
+    """A released checkpoint: its name here, Hub id, original file and architecture.
+
+    ``model_type`` is the network family (see :mod:`vjepa2.config`); a preset with ``num_labels``
+    is that family's classifier.
+    """
 
     name: str
     hub_id: str
@@ -36,6 +40,7 @@ class Preset:
     num_labels: int = 0
     description: str = ""
     overrides: dict[str, Any] = field(default_factory=dict)
+    model_type: str = "vjepa2"
 
     @property
     def is_classifier(self) -> bool:
@@ -44,7 +49,8 @@ class Preset:
     def config(self) -> VJEPA2Config:
         """The architecture as a config (classifier labels are placeholders until loaded)."""
         kwargs: dict[str, Any] = dict(_ENCODER_ARCH[self.arch])
-        kwargs.update(crop_size=self.crop_size, frames_per_clip=self.frames_per_clip)
+        kwargs.update(model_type=self.model_type, crop_size=self.crop_size)
+        kwargs.update(frames_per_clip=self.frames_per_clip)
         kwargs.update(self.overrides)
         if self.is_classifier:
             kwargs["id2label"] = {i: f"LABEL_{i}" for i in range(self.num_labels)}
