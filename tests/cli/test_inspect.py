@@ -5,6 +5,7 @@ import re
 
 from typer.testing import CliRunner
 
+import vjepa2
 from tests.conftest import fixture_path
 from tests.weights.test_loading import random_model
 from vjepa2.cli import app
@@ -32,7 +33,7 @@ def test_info_on_each_format(tmp_path):
     assert data["format"] == "original (.pt)" and data["epoch"] == 7
     assert data["parts"]["predictor"]["tensors"] == 40
     model = random_model(classifier=True)
-    model.save_pretrained(tmp_path)
+    vjepa2.save(model, tmp_path)
     data = json.loads(invoke("info", tmp_path, "--json"))
     assert data["format"] == "huggingface"
     assert data["parameters"] == model.num_parameters()

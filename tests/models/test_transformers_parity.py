@@ -114,7 +114,7 @@ def test_what_we_save_loads_in_transformers(name, tmp_path):
     ours.backbone.reset_parameters()
     ours.head.reset_parameters()
     perturb_(ours)
-    ours.save_pretrained(tmp_path)
+    vjepa2.save(ours, tmp_path)
     theirs = transformers.VJEPA2ForVideoClassification.from_pretrained(tmp_path).eval()
     assert theirs.config.id2label == {0: "a", 1: "b", 2: "c"}
     x = video_for(config, 4)
