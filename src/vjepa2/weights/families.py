@@ -3,9 +3,10 @@ and how a checkpoint shows which family it holds.
 
 A family is a :class:`ModelFamily`: its name, the ``model_type`` of its configs, whether it is
 the classifier of that ``model_type``, its model class, its :class:`~vjepa2.weights.keymaps.KeyMap`
-and a test on an original checkpoint's keys. :func:`vjepa2.load` picks the family of a Hugging
-Face folder from its ``config.json`` (``model_type``, and labels for a classifier) and the family
-of an original ``.pt`` from the parts it holds; :func:`build_model` builds the family of a config.
+and a test on an original checkpoint's keys. :func:`vjepa2.load` takes the family from the
+config a checkpoint holds (an HF folder's ``config.json``: ``model_type``, and labels for a
+classifier; the ``config`` our ``.pt`` files carry), and for an original ``.pt`` without one from
+the parts and keys it holds; :func:`build_model` builds the family of a config.
 
 Adding a family takes a model class (``cls(config, with_predictor=...)``, exposing
 ``.encoder``), a key map and one call, e.g. for the action-conditioned predictor::
@@ -33,7 +34,7 @@ from torch import nn
 
 from vjepa2.config import VJEPA2Config
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
-from vjepa2.weights.keymaps import CLASSIFIER_KEYS, VJEPA2_KEYS, KeyMap
+from vjepa2.weights.keymaps import CLASSIFIER_KEYS, VJEPA2_KEYS, KeyMap, StateDict
 from vjepa2.weights.strict import CheckpointError
 
 # Keys of an original checkpoint by part ("encoder", "predictor", "classifier"), wrappers
@@ -52,6 +53,9 @@ class ModelFamily:
         keys: its checkpoint names in each format.
         holds: whether an original checkpoint (its keys by part) is of this family.
         classifier: True for the classifier of ``model_type`` (configs with ``id2label``).
+        infer_config: the architecture of an original file that stores no config, from its
+            state dicts by part and its file name; None: V-JEPA 2's rule (the released file
+            name, else the weight shapes).
     """
 
     name: str
@@ -60,6 +64,7 @@ class ModelFamily:
     keys: KeyMap
     holds: Callable[[OriginalKeys], bool]
     classifier: bool = False
+    infer_config: Callable[[Mapping[str, StateDict], str], VJEPA2Config] | None = None
 
 
 _FAMILIES: dict[str, ModelFamily] = {}

@@ -203,21 +203,14 @@ def load(
             original.read_checkpoint(classifier), classifier_index, str(classifier)
         )
     source_name = f"{path} [{checkpoint_key}]" + (f" + {classifier}" if classifier else "")
-    keys = {part: {unwrap(k) for k in state} for part, state in parts.items()}
-    family = family_for_original(keys, source_name)
-    cfg = _original_config(checkpoint, parts, path.name, config, preset)
+    cfg = _original_config(checkpoint, parts, path.name, config, preset, source_name)
     if "classifier" in parts:
         cfg = cfg.replace(**original.classifier_settings(parts["classifier"], classifier_heads))
         if id2label is not None:
             cfg = cfg.replace(id2label=dict(id2label))
     elif cfg.is_classifier:
         cfg = cfg.replace(id2label=None)
-    if cfg.model_type != family.model_type:
-        raise CheckpointError(
-            f"{source_name}: holds a {family.name} model, but its config says model_type "
-            f"{cfg.model_type!r}"
-        )
-    return from_original_parts(family, cfg, parts, source_name, dtype, device)
+    return from_original_parts(family_for_config(cfg), cfg, parts, source_name, dtype, device)
 
 
 def _original_config(
@@ -226,16 +219,23 @@ def _original_config(
     filename: str,
     config: VJEPA2Config | None,
     preset: str | None,
+    source: str,
 ) -> VJEPA2Config:
-    """The architecture of an original file: given, a preset, stored by our pretraining, or
-    inferred from the file name and the weight shapes."""
+    """The architecture of an original file: given, a preset, stored by our pretraining or
+    :func:`save_original`, or else inferred for the family its parts show (by default from the
+    released file name, then the weight shapes)."""
     if config is not None:
         return config
     if preset:
         return get_preset(preset).config()
     if isinstance(checkpoint.get("config"), dict):
-        return VJEPA2Config.from_dict(checkpoint["config"])  # written by our pretraining
-    return original.infer_config(parts["encoder"], parts.get("predictor"), filename)
+        return VJEPA2Config.from_dict(checkpoint["config"])
+    keys = {part: {unwrap(k) for k in state} for part, state in parts.items()}
+    family = family_for_original(keys, source)
+    if family.infer_config is not None:
+        return family.infer_config(parts, filename)
+    inferred = original.infer_config(parts["encoder"], parts.get("predictor"), filename)
+    return inferred.replace(model_type=family.model_type)
 
 
 def save_original(model: nn.Module, path: str | os.PathLike) -> Path:
