@@ -238,11 +238,7 @@ class VJEPA2Config:
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> VJEPA2Config:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ConfigError(f"cannot read config {path}: {err}") from err
+        data = read_config_json(path)
         try:
             return cls.from_dict(data)
         except ConfigError as err:
@@ -254,6 +250,18 @@ class VJEPA2Config:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
         return path
+
+
+def read_config_json(path: str | Path) -> dict[str, Any]:
+    """The JSON object of a ``config.json``; :class:`ConfigError` if it cannot be read."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"cannot read config {path}: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config is a JSON object, got {type(data).__name__}")
+    return data
 
 
 def _type_and_range_problems(config: VJEPA2Config) -> list[str]:

@@ -8,8 +8,8 @@ config a checkpoint holds (an HF folder's ``config.json``: ``model_type``, and l
 classifier; the ``config`` our ``.pt`` files carry), and for an original ``.pt`` without one from
 the parts and keys it holds; :func:`build_model` builds the family of a config.
 
-Adding a family takes a model class (``cls(config, with_predictor=...)``, exposing
-``.encoder``), a key map and one call, e.g. for the action-conditioned predictor::
+Adding a family takes a model class exposing ``.encoder``, a key map and one call, e.g. for
+the action-conditioned predictor (its own config class, always with its predictor)::
 
     from vjepa2.weights.families import ModelFamily, register
     from vjepa2.weights.keymaps import KeyMap
@@ -18,6 +18,7 @@ Adding a family takes a model class (``cls(config, with_predictor=...)``, exposi
     register(ModelFamily(
         name="vjepa2_ac", model_type="vjepa2_ac", model_class=VJEPA2ACModel, keys=AC_KEYS,
         holds=lambda parts: "action_encoder.weight" in parts.get("predictor", ()),
+        config_class=VJEPA2ACConfig, optional_predictor=False,
     ))
 
 Families registered later are tried first, so a specific test (an AC predictor's
@@ -27,12 +28,14 @@ Families registered later are tried first, so a specific test (an AC predictor's
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from torch import nn
 
-from vjepa2.config import VJEPA2Config
+from vjepa2.config import ConfigError, VJEPA2Config, read_config_json
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
 from vjepa2.weights.keymaps import CLASSIFIER_KEYS, VJEPA2_KEYS, KeyMap, StateDict
 from vjepa2.weights.strict import CheckpointError
@@ -56,6 +59,9 @@ class ModelFamily:
         infer_config: the architecture of an original file that stores no config, from its
             state dicts by part and its file name; None: V-JEPA 2's rule (the released file
             name, else the weight shapes).
+        config_class: what its config.json is read into (``from_dict``; has ``model_type``).
+        optional_predictor: built as ``model_class(config, with_predictor=...)`` (a checkpoint
+            without predictor weights gives a model without one); False: ``model_class(config)``.
     """
 
     name: str
@@ -64,7 +70,9 @@ class ModelFamily:
     keys: KeyMap
     holds: Callable[[OriginalKeys], bool]
     classifier: bool = False
-    infer_config: Callable[[Mapping[str, StateDict], str], VJEPA2Config] | None = None
+    infer_config: Callable[[Mapping[str, StateDict], str], Any] | None = None
+    config_class: Any = VJEPA2Config
+    optional_predictor: bool = True
 
 
 _FAMILIES: dict[str, ModelFamily] = {}
@@ -82,17 +90,31 @@ def families() -> list[ModelFamily]:
     return list(reversed(_FAMILIES.values()))
 
 
-def family_for_config(config: VJEPA2Config) -> ModelFamily:
+def family_for_config(config: Any) -> ModelFamily:
     """The family a config describes: its ``model_type``, classifier or not."""
+    model_type = getattr(config, "model_type", None)
+    classifier = getattr(config, "is_classifier", False)
     for family in families():
-        if family.model_type == config.model_type and family.classifier == config.is_classifier:
+        if family.model_type == model_type and family.classifier == classifier:
             return family
     known = sorted({f.model_type for f in _FAMILIES.values()})
-    head = "classifier" if config.is_classifier else "model"
+    head = "classifier" if classifier else "model"
     raise CheckpointError(
-        f"no {head} of model_type {config.model_type!r} is known (known model types: "
-        f"{', '.join(known)})"
+        f"no {head} of model_type {model_type!r} is known (known model types: {', '.join(known)})"
     )
+
+
+def read_config(path: str | os.PathLike) -> Any:
+    """A ``config.json`` read into the config class of its ``model_type``'s family."""
+    data = read_config_json(path)
+    model_type = data.get("model_type", "vjepa2")
+    config_class = next(
+        (f.config_class for f in families() if f.model_type == model_type), VJEPA2Config
+    )
+    try:
+        return config_class.from_dict(data)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from err
 
 
 def family_for_original(keys: OriginalKeys, source: str) -> ModelFamily:
@@ -105,10 +127,13 @@ def family_for_original(keys: OriginalKeys, source: str) -> ModelFamily:
     )
 
 
-def build_model(config: VJEPA2Config, with_predictor: bool = True) -> nn.Module:
+def build_model(config: Any, with_predictor: bool = True) -> nn.Module:
     """The model the config describes (a classifier when it has labels), freshly initialised
     by PyTorch's defaults (``reset_parameters()`` gives the training init)."""
-    return family_for_config(config).model_class(config, with_predictor=with_predictor)
+    family = family_for_config(config)
+    if family.optional_predictor:
+        return family.model_class(config, with_predictor=with_predictor)
+    return family.model_class(config)
 
 
 register(

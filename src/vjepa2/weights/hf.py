@@ -23,7 +23,7 @@ from safetensors.torch import load_file
 
 from vjepa2.config import CONFIG_NAME, VJEPA2Config
 from vjepa2.files import share_like_new_files
-from vjepa2.weights.families import family_for_config
+from vjepa2.weights.families import family_for_config, read_config
 from vjepa2.weights.keymaps import StateDict, to_hf
 from vjepa2.weights.strict import CheckpointError, CheckpointNotFoundError
 
@@ -43,9 +43,10 @@ def is_hf_dir(path: str | os.PathLike) -> bool:
 
 
 def read_hf_dir(directory: str | os.PathLike) -> tuple[VJEPA2Config, StateDict]:
-    """``config.json`` and the (possibly sharded) state dict of an HF-format directory."""
+    """``config.json`` (read into its family's config class) and the (possibly sharded) state
+    dict of an HF-format directory."""
     directory = Path(directory)
-    config = VJEPA2Config.from_json_file(directory / CONFIG_NAME)
+    config = read_config(directory / CONFIG_NAME)
     return config, read_hf_weights(directory)
 
 
