@@ -68,7 +68,7 @@ def model_pair(
     backbone = model.backbone if classifier else model
     backbone.reset_parameters()
     with tempfile.TemporaryDirectory() as tmp:
-        model.save_pretrained(tmp)
+        vjepa2.save(model, tmp)
         del model
         ours = vjepa2.load(tmp, device=device)
         cls = transformers.VJEPA2ForVideoClassification if classifier else transformers.VJEPA2Model

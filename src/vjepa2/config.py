@@ -1,5 +1,10 @@
-"""Model configuration, read from and written to transformers' ``config.json``
-(model_type "vjepa2").
+"""Model configuration, read from and written to transformers' ``config.json``.
+
+``model_type`` names the network family, as in transformers: ``"vjepa2"`` (the V-JEPA 2 encoder
+and predictor); ``"vjepa2_ac"`` (the action-conditioned predictor) and ``"vjepa2_1"`` (V-JEPA 2.1)
+are the names kept for the families to come. A classifier is the same family with a head: it is
+the config's ``id2label`` (as in transformers), not another ``model_type``. Which model class a
+family and head build, and how its checkpoints are named, is :mod:`vjepa2.weights.families`.
 
 The field names are transformers' own, so a directory we save loads in ``transformers`` and a Hub
 checkpoint loads here unchanged. Three settings of the attentive classifier are ours
@@ -17,13 +22,55 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vjepa2.errors import UsageError
+
 CONFIG_NAME = "config.json"
+
+# Sane ranges, checked before anything is built: a config.json asking for a billion layers or a
+# million-pixel crop is refused with the field named instead of allocating until killed.
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "patch_size": (1, 256),
+    "crop_size": (1, 4096),
+    "frames_per_clip": (1, 4096),
+    "tubelet_size": (1, 64),
+    "hidden_size": (1, 16384),
+    "in_chans": (1, 64),
+    "num_attention_heads": (1, 1024),
+    "num_hidden_layers": (1, 512),
+    "num_pooler_layers": (0, 64),
+    "pred_hidden_size": (1, 16384),
+    "pred_num_attention_heads": (1, 1024),
+    "pred_num_hidden_layers": (1, 512),
+    "pred_num_mask_tokens": (1, 1024),
+    "classifier_num_heads": (1, 1024),
+    "classifier_num_queries": (1, 1024),
+}
+# (low, high, low inclusive): ratios and rates.
+_FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
+    "mlp_ratio": (0.0, 64.0, False),
+    "pred_mlp_ratio": (0.0, 64.0, False),
+    "layer_norm_eps": (0.0, 1.0, False),
+    "classifier_layer_norm_eps": (0.0, 1.0, False),
+    "initializer_range": (0.0, 10.0, False),
+    "drop_path_rate": (0.0, 1.0, True),
+    "attention_probs_dropout_prob": (0.0, 1.0, True),
+    "attention_dropout": (0.0, 1.0, True),
+}
+_BOOLS = ("qkv_bias", "pred_zero_init_mask_tokens")
+_OPTIONAL = ("classifier_num_heads", "classifier_layer_norm_eps")
+# Parameters of one network (encoder or predictor): 10 billion is 40 GB in float32.
+_MAX_PARAMETERS = 10_000_000_000
+
+
+class ConfigError(UsageError, ValueError):
+    """A config that names an impossible or absurd model (the message names field and value)."""
 
 
 @dataclass
 class VJEPA2Config:
     """Hyper-parameters of a V-JEPA 2 encoder, its predictor and (optionally) a classifier head."""
 
+    model_type: str = "vjepa2"
     patch_size: int = 16
     crop_size: int = 256
     frames_per_clip: int = 64
@@ -58,11 +105,24 @@ class VJEPA2Config:
 
     def __post_init__(self) -> None:
         if self.id2label is not None:
-            self.id2label = {int(k): str(v) for k, v in self.id2label.items()}
+            try:
+                self.id2label = {int(k): str(v) for k, v in dict(self.id2label).items()}
+            except (TypeError, ValueError) as err:
+                raise ConfigError(
+                    f"invalid V-JEPA 2 config: id2label must map class indices to names ({err})"
+                ) from err
         self.validate()
 
     def validate(self) -> None:
-        """Raise ``ValueError`` for settings the model cannot be built with."""
+        """Raise :class:`ConfigError` naming every field that has a wrong type, is out of its
+        sane range, or does not fit the others (e.g. heads that do not divide the width)."""
+        problems = _type_and_range_problems(self)
+        if not problems:
+            problems = self._consistency_problems()
+        if problems:
+            raise ConfigError("invalid V-JEPA 2 config: " + "; ".join(problems))
+
+    def _consistency_problems(self) -> list[str]:
         problems = []
         if self.hidden_size % self.num_attention_heads:
             problems.append(
@@ -85,8 +145,17 @@ class VJEPA2Config:
             problems.append(
                 f"crop_size {self.crop_size} is not divisible by patch_size {self.patch_size}"
             )
-        if problems:
-            raise ValueError("invalid V-JEPA 2 config: " + "; ".join(problems))
+        for name, layers, width, ratio in (
+            ("encoder", self.num_hidden_layers, self.hidden_size, self.mlp_ratio),
+            ("predictor", self.pred_num_hidden_layers, self.pred_hidden_size, self.pred_mlp_ratio),
+        ):
+            size = layers * width * width * (4 + 2 * ratio)
+            if size > _MAX_PARAMETERS:
+                problems.append(
+                    f"the {name} would have about {size / 1e9:.0f}B parameters (at most "
+                    f"{_MAX_PARAMETERS / 1e9:.0f}B): check its depth and width"
+                )
+        return problems
 
     # -- derived values -------------------------------------------------------------------
 
@@ -129,10 +198,9 @@ class VJEPA2Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VJEPA2Config:
+        if not isinstance(data, dict):
+            raise ConfigError(f"a config is a JSON object, got {type(data).__name__}")
         data = dict(data)
-        model_type = data.pop("model_type", "vjepa2")
-        if model_type != "vjepa2":
-            raise ValueError(f"config model_type is {model_type!r}, expected 'vjepa2'")
         known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
         kwargs = {k: data.pop(k) for k in list(data) if k in known}
         label2id = data.pop("label2id", None)
@@ -166,17 +234,15 @@ class VJEPA2Config:
         out["architectures"] = self.architectures or [
             "VJEPA2ForVideoClassification" if self.is_classifier else "VJEPA2Model"
         ]
-        out["model_type"] = "vjepa2"
         return out
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> VJEPA2Config:
-        path = Path(path)
+        data = read_config_json(path)
         try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"cannot read config {path}: {err}") from err
-        return cls.from_dict(data)
+            return cls.from_dict(data)
+        except ConfigError as err:
+            raise ConfigError(f"{path}: {err}") from err
 
     def save(self, directory: str | Path) -> Path:
         """Write ``config.json`` into ``directory`` and return its path."""
@@ -184,6 +250,47 @@ class VJEPA2Config:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
         return path
+
+
+def read_config_json(path: str | Path) -> dict[str, Any]:
+    """The JSON object of a ``config.json``; :class:`ConfigError` if it cannot be read."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"cannot read config {path}: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config is a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _type_and_range_problems(config: VJEPA2Config) -> list[str]:
+    problems = []
+    for name, (low, high) in _INT_RANGES.items():
+        value = getattr(config, name)
+        if value is None and name in _OPTIONAL:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{name} must be an integer, got {value!r}")
+        elif not low <= value <= high:
+            problems.append(f"{name} = {value} is out of range ({low} to {high})")
+    for name, (low, high, inclusive) in _FLOAT_RANGES.items():
+        value = getattr(config, name)
+        if value is None and name in _OPTIONAL:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(f"{name} must be a number, got {value!r}")
+        elif not ((low <= value if inclusive else low < value) and value <= high):
+            bracket = "[" if inclusive else "("
+            problems.append(f"{name} = {value} is out of range {bracket}{low:g}, {high:g}]")
+    for name in _BOOLS:
+        if not isinstance(getattr(config, name), bool):
+            problems.append(f"{name} must be true or false, got {getattr(config, name)!r}")
+    if not isinstance(config.model_type, str) or not config.model_type:
+        problems.append(f"model_type must be a name, got {config.model_type!r}")
+    if not isinstance(config.hidden_act, str):
+        problems.append(f"hidden_act must be a name, got {config.hidden_act!r}")
+    return problems
 
 
 def _is_classifier_architecture(architectures: list[str] | None) -> bool:

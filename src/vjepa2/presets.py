@@ -1,7 +1,7 @@
 """Named model presets: the released V-JEPA 2 encoders and classifiers with their Hub ids.
 
 A preset is architecture plus where the weights live; the architecture lives in the config so it
-can be built without downloading anything (``vjepa2.models.build_model(preset.config())``).
+can be built without downloading anything (``vjepa2.build_model(preset.config())``).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from vjepa2.config import VJEPA2Config
+from vjepa2.errors import UsageError
 
 _ENCODER_ARCH: dict[str, dict[str, Any]] = {
     "vit-tiny": dict(hidden_size=192, num_hidden_layers=12, num_attention_heads=3, mlp_ratio=4.0),
@@ -22,9 +23,20 @@ _ENCODER_ARCH: dict[str, dict[str, Any]] = {
 }
 
 
+class UnknownPresetError(UsageError, KeyError):
+    """A preset or architecture name that does not exist (the message lists the known ones)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
 @dataclass(frozen=True)
 class Preset:
-    """A released checkpoint: its name here, Hub id, original file and architecture."""
+    """A released checkpoint: its name here, Hub id, original file and architecture.
+
+    ``model_type`` is the network family (see :mod:`vjepa2.config`); a preset with ``num_labels``
+    is that family's classifier.
+    """
 
     name: str
     hub_id: str
@@ -36,6 +48,7 @@ class Preset:
     num_labels: int = 0
     description: str = ""
     overrides: dict[str, Any] = field(default_factory=dict)
+    model_type: str = "vjepa2"
 
     @property
     def is_classifier(self) -> bool:
@@ -44,7 +57,8 @@ class Preset:
     def config(self) -> VJEPA2Config:
         """The architecture as a config (classifier labels are placeholders until loaded)."""
         kwargs: dict[str, Any] = dict(_ENCODER_ARCH[self.arch])
-        kwargs.update(crop_size=self.crop_size, frames_per_clip=self.frames_per_clip)
+        kwargs.update(model_type=self.model_type, crop_size=self.crop_size)
+        kwargs.update(frames_per_clip=self.frames_per_clip)
         kwargs.update(self.overrides)
         if self.is_classifier:
             kwargs["id2label"] = {i: f"LABEL_{i}" for i in range(self.num_labels)}
@@ -82,7 +96,9 @@ def architecture(name: str, **overrides: Any) -> VJEPA2Config:
     """A from-scratch architecture by name (``vit-tiny``, ``vit-small``, ``vit-base``, ``vitl``,
     ``vith``, ``vitg``) with the standard predictor, for pretraining; fields can be overridden."""
     if name not in _ENCODER_ARCH:
-        raise KeyError(f"unknown architecture {name!r}; known: {', '.join(_ENCODER_ARCH)}")
+        raise UnknownPresetError(
+            f"unknown architecture {name!r}; known: {', '.join(_ENCODER_ARCH)}"
+        )
     return VJEPA2Config(**{**_ENCODER_ARCH[name], **overrides})
 
 
@@ -99,7 +115,7 @@ def get_preset(name: str) -> Preset:
     for preset in PRESETS.values():
         if preset.hub_id == name:
             return preset
-    raise KeyError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    raise UnknownPresetError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
 
 
 def preset_for_original_file(filename: str) -> Preset | None:

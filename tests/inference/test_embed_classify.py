@@ -47,14 +47,14 @@ def folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def hf_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("model")
-    random_model().save_pretrained(path)
+    vjepa2.save(random_model(), path)
     return path
 
 
 @pytest.fixture(scope="module")
 def hf_classifier(tmp_path_factory):
     path = tmp_path_factory.mktemp("classifier")
-    random_model(classifier=True).save_pretrained(path)
+    vjepa2.save(random_model(classifier=True), path)
     return path
 
 
@@ -114,7 +114,7 @@ def test_embeddings_equal_the_model_on_the_same_clips(folder, hf_model, tmp_path
 
 def test_sliding_windows_carry_their_times(folder, hf_model):
     model = vjepa2.load(hf_model)
-    embedding = model.embed(folder / "v7.gif", stride=4)  # 27 frames at 10 fps
+    embedding = vjepa2.embed(folder / "v7.gif", model, stride=4)  # 27 frames at 10 fps
     assert embedding.tokens.shape[:2] == (7, 1)
     np.testing.assert_allclose(embedding.starts, np.arange(7) * 0.4)
     assert embedding.ends[0] == pytest.approx(0.4)
@@ -123,13 +123,13 @@ def test_sliding_windows_carry_their_times(folder, hf_model):
 def test_embed_api_on_frames_and_files(folder, hf_model):
     model = vjepa2.load(hf_model)
     frames = signature_frames(4, 64, 96)
-    embedding = model.embed(frames)
+    embedding = vjepa2.embed(frames, model)
     assert embedding.tokens.shape == (2, 4, 4, 96) and embedding.pooled.shape == (96,)
     pixels = model.transform(frames)
     with torch.no_grad():
         expected = model(pixels[None]).last_hidden_state[0]
     torch.testing.assert_close(embedding.tokens.reshape(-1, 96), expected)
-    assert model.embed(folder / "v0.mp4").tokens.shape == (2, 4, 4, 96)
+    assert vjepa2.embed(folder / "v0.mp4", model).tokens.shape == (2, 4, 4, 96)
 
 
 @torch.no_grad()

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import vjepa2
-from tests.conftest import fixture_path, tiny_config
+from tests.conftest import fixture_path
+from tests.models.parity_cases import original_config, original_errors
 
 TOL = 1e-5
 
@@ -16,19 +17,7 @@ def case():
 
 @pytest.fixture(scope="module")
 def config(case):
-    c = case["cfg"]
-    return tiny_config(
-        hidden_size=c["dim"],
-        num_hidden_layers=c["depth"],
-        num_attention_heads=c["heads"],
-        mlp_ratio=c["mlp"],
-        crop_size=c["img"],
-        frames_per_clip=c["frames"],
-        pred_hidden_size=c["pdim"],
-        pred_num_hidden_layers=c["pdepth"],
-        pred_num_attention_heads=c["pheads"],
-        pred_num_mask_tokens=c["ntok"],
-    )
+    return original_config(case["cfg"])
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +69,10 @@ def test_classifier_head_count_matters(case, config, video):
         classifier_heads=16,
     )
     assert max_err(model(video).logits, case["classifier_logits"]) > 1e-4
+
+
+def test_the_benchmark_measures_what_these_tests_do():
+    """benchmarks/parity.py prints these numbers for docs/models.md."""
+    errors = original_errors(fixture_path("original", "tiny_square"))
+    assert set(errors) == {"encoder", "masked encoder", "predictor", "probe logits"}
+    assert max(errors.values()) <= TOL

@@ -11,7 +11,15 @@ from safetensors.torch import load_file, save_file
 
 import vjepa2
 from tests.conftest import tiny_config
-from vjepa2.weights import CheckpointError, from_hf, save_original, to_hf
+from vjepa2.errors import VJEPA2Error
+from vjepa2.weights import (
+    CLASSIFIER_KEYS,
+    VJEPA2_KEYS,
+    CheckpointError,
+    from_hf,
+    save_original,
+    to_hf,
+)
 
 
 def random_model(classifier=False, **overrides):
@@ -36,7 +44,7 @@ def same_outputs(a, b, frames=4):
 @pytest.mark.parametrize("classifier", [False, True])
 def test_hf_round_trip(tmp_path, classifier):
     model = random_model(classifier)
-    model.save_pretrained(tmp_path)
+    vjepa2.save(model, tmp_path)
     assert {p.name for p in tmp_path.iterdir()} >= {
         "config.json",
         "model.safetensors",
@@ -52,8 +60,8 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
     """safetensors alone writes 0600 files; ours follow the umask like any new file."""
     old = os.umask(0o022)
     try:
-        random_model().save_pretrained(tmp_path / "one")
-        random_model().save_pretrained(tmp_path / "sharded", max_shard_size="200KB")
+        vjepa2.save(random_model(), tmp_path / "one")
+        vjepa2.save(random_model(), tmp_path / "sharded", max_shard_size="200KB")
     finally:
         os.umask(old)
     weights = [*tmp_path.glob("*/model*.safetensors")]
@@ -63,7 +71,7 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
 
 def test_sharded_checkpoint(tmp_path):
     model = random_model()
-    model.save_pretrained(tmp_path, max_shard_size="200KB")
+    vjepa2.save(model, tmp_path, max_shard_size="200KB")
     shards = sorted(p.name for p in tmp_path.glob("model-*.safetensors"))
     assert len(shards) > 1 and (tmp_path / "model.safetensors.index.json").exists()
     assert same_outputs(model, vjepa2.load(tmp_path))
@@ -74,7 +82,7 @@ def test_sharded_checkpoint(tmp_path):
 
 def test_strict_loading_lists_every_problem(tmp_path):
     model = random_model()
-    model.save_pretrained(tmp_path)
+    vjepa2.save(model, tmp_path)
     weights = load_file(tmp_path / "model.safetensors")
     del weights["encoder.layer.1.mlp.fc2.bias"]
     weights["encoder.layer.0.norm1.weight"] = torch.ones(7)
@@ -83,6 +91,12 @@ def test_strict_loading_lists_every_problem(tmp_path):
     with pytest.raises(ValueError) as err:
         vjepa2.load(tmp_path)
     assert "encoder.extra_thing" in str(err.value)  # the key map refuses unknown names
+    # ... in the same error as every other problem, keys named as the file names them.
+    assert isinstance(err.value, CheckpointError) and isinstance(err.value, VJEPA2Error)
+    message = str(err.value)
+    assert "unexpected (1)" in message and "missing (1)" in message
+    assert "encoder.layer.1.mlp.fc2.bias (model: encoder.blocks.1.mlp.fc2.bias)" in message
+    assert "wrong shape (1)" in message and "encoder.layer.0.norm1.weight" in message
     del weights["encoder.extra_thing"]
     save_file(weights, tmp_path / "model.safetensors")
     with pytest.raises(CheckpointError) as err:
@@ -95,7 +109,9 @@ def test_strict_loading_lists_every_problem(tmp_path):
 
 def test_checkpoint_without_predictor(tmp_path):
     model = random_model()
-    weights = {k: v for k, v in to_hf(model.state_dict(), False).items() if "predictor" not in k}
+    weights = {
+        k: v for k, v in to_hf(model.state_dict(), VJEPA2_KEYS).items() if "predictor" not in k
+    }
     model.config.save(tmp_path)
     save_file(weights, tmp_path / "model.safetensors")
     loaded = vjepa2.load(tmp_path)
@@ -103,31 +119,35 @@ def test_checkpoint_without_predictor(tmp_path):
     assert same_outputs(model, loaded)
     del weights["encoder.layernorm.bias"]
     save_file(weights, tmp_path / "model.safetensors")
-    with pytest.raises(CheckpointError, match=r"encoder\.norm\.bias"):
+    with pytest.raises(
+        CheckpointError, match=r"encoder\.layernorm\.bias \(model: encoder\.norm\.bias"
+    ):
         vjepa2.load(tmp_path)
 
 
 def test_partial_predictor_is_an_error(tmp_path):
     model = random_model()
-    weights = to_hf(model.state_dict(), False)
+    weights = to_hf(model.state_dict(), VJEPA2_KEYS)
     del weights["predictor.proj.weight"]
     model.config.save(tmp_path)
     save_file(weights, tmp_path / "model.safetensors")
-    with pytest.raises(CheckpointError, match=r"predictor\.predictor_proj\.weight"):
+    with pytest.raises(
+        CheckpointError, match=r"predictor\.proj\.weight \(model: predictor\.predictor_proj\."
+    ):
         vjepa2.load(tmp_path)
 
 
 def test_key_maps_are_inverse():
-    for classifier in (False, True):
+    for classifier, keys in ((False, VJEPA2_KEYS), (True, CLASSIFIER_KEYS)):
         state = random_model(classifier).state_dict()
-        back = from_hf(to_hf(state, classifier), classifier)
+        back = from_hf(to_hf(state, keys), keys)
         assert back.keys() == state.keys()
         assert all(torch.equal(back[k], state[k]) for k in state)
 
 
 def test_dtype_and_legacy_bin(tmp_path):
     model = random_model()
-    model.save_pretrained(tmp_path)
+    vjepa2.save(model, tmp_path)
     weights = load_file(tmp_path / "model.safetensors")
     os.remove(tmp_path / "model.safetensors")
     torch.save(weights, tmp_path / "pytorch_model.bin")
@@ -148,7 +168,7 @@ def test_original_prefixes_and_keys(tmp_path):
     checkpoint["encoder"]["module.module.backbone.pos_embed"] = torch.zeros(1, 32, 96)
     torch.save(checkpoint, path)
     assert same_outputs(model, vjepa2.load(path, config=model.config))
-    with pytest.raises(KeyError, match="ema_model"):
+    with pytest.raises(CheckpointError, match="ema_model"):
         vjepa2.load(path, config=model.config, checkpoint_key="ema_model")
 
 
@@ -195,7 +215,7 @@ def make_hub_cache(cache, repo_id, revisions):
     repo = cache / ("models--" + repo_id.replace("/", "--"))
     for i, (revision, model) in enumerate(revisions.items()):
         sha = f"{i + 1:040x}"
-        model.save_pretrained(repo / "snapshots" / sha)
+        vjepa2.save(model, repo / "snapshots" / sha)
         (repo / "refs").mkdir(parents=True, exist_ok=True)
         (repo / "refs" / revision).write_text(sha)
 
@@ -228,7 +248,7 @@ def test_hub_id_from_the_offline_cache(tmp_path):
 
 def test_config_round_trip_keeps_unknown_keys(tmp_path):
     model = random_model()
-    model.save_pretrained(tmp_path)
+    vjepa2.save(model, tmp_path)
     data = json.loads((tmp_path / "config.json").read_text())
     data["transformers_version"] = "9.9.9"
     data["torch_dtype"] = "float32"

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from vjepa2.cli.app import app
+from vjepa2.weights.convert import convert as convert_checkpoint
 
 
 @app.command(no_args_is_help=True)
@@ -57,7 +58,8 @@ def convert(
 
     A directory output gets `config.json` + safetensors and loads in transformers; a `.pt`
     output holds `encoder`, `target_encoder`, `predictor` (and `classifiers`) as the original
-    code writes them.
+    code writes them. A model already in the output is replaced only once the new one is
+    completely written.
 
     **Examples**
 
@@ -67,29 +69,10 @@ def convert(
     vjepa2 convert vitl-hf/ vitl-again.pt
     ```
     """
-    from vjepa2.config import VJEPA2Config
-    from vjepa2.weights import load, save_original
-
-    id2label = None
-    if labels is not None:
-        names = [line.strip() for line in labels.read_text().splitlines() if line.strip()]
-        id2label = dict(enumerate(names))
-    kwargs = dict(checkpoint_key=checkpoint_key, preset=preset)
-    if config is not None:
-        kwargs["config"] = VJEPA2Config.from_json_file(config)
-    if classifier is not None:
-        kwargs.update(classifier=classifier, classifier_heads=classifier_heads,
-                      classifier_index=classifier_index, id2label=id2label)  # fmt: skip
-    model = load(src, **kwargs)
-    if id2label is not None and classifier is None:
-        if not model.config.is_classifier or len(id2label) != model.config.num_labels:
-            raise typer.BadParameter(
-                f"{labels}: {len(id2label)} names for a model with {model.config.num_labels} labels"
-            )
-        model.config = model.config.replace(id2label=id2label)
-    if out.suffix in (".pt", ".pth"):
-        save_original(model, out)
-    else:
-        model.save_pretrained(out)
+    model = convert_checkpoint(
+        src, out, checkpoint_key=checkpoint_key, classifier=classifier,
+        classifier_heads=classifier_heads, classifier_index=classifier_index, labels=labels,
+        preset=preset, config=config,
+    )  # fmt: skip
     kind = "classifier" if model.config.is_classifier else "encoder + predictor"
     typer.echo(f"wrote {out} ({kind}, {model.num_parameters() / 1e6:.1f}M parameters)")

@@ -6,14 +6,22 @@ import importlib.metadata
 import json
 import os
 import platform
-from pathlib import Path
 from typing import Annotated, Any
 
+import av
+import torch
 import typer
+from huggingface_hub import constants
 from rich.console import Console
 from rich.table import Table
 
 from vjepa2.cli.app import app
+from vjepa2.config import CONFIG_NAME, VJEPA2Config
+from vjepa2.errors import VJEPA2Error
+from vjepa2.presets import DEMO_DIR, DEMO_NAME, PRESETS, Preset, count_parameters
+from vjepa2.runtime import pick_device
+from vjepa2.video import BACKENDS
+from vjepa2.weights.describe import describe
 
 console = Console()
 
@@ -22,26 +30,25 @@ console = Console()
 def models(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """List the model presets: name, Hub id, size, frames per clip and crop size.
+    """List the model presets and the bundled demo: name, Hub id, size, frames per clip and
+    crop size.
 
     Any name here works wherever a model is asked for, e.g. `vjepa2 classify clip.mp4
     --model vitl-ssv2`; weights download once into the Hugging Face cache
-    (`HF_HUB_OFFLINE=1` uses the cache only).
-    """
-    from vjepa2.presets import PRESETS, count_parameters
+    (`HF_HUB_OFFLINE=1` uses the cache only). `demo` is bundled with the package and needs
+    no download.
 
-    rows = []
-    for preset in PRESETS.values():
-        config = preset.config()
-        rows.append({
-            "name": preset.name,
-            "hub_id": preset.hub_id,
-            "task": f"{preset.task} ({preset.num_labels})" if preset.task else "encoder",
-            "params_m": round(count_parameters(config) / 1e6, 1),
-            "frames_per_clip": preset.frames_per_clip,
-            "crop_size": preset.crop_size,
-            "original_file": preset.original_file,
-        })  # fmt: skip
+    **Examples**
+
+    ```
+    vjepa2 models
+    vjepa2 models --json
+    vjepa2 classify clip.mp4 --model vitl-ssv2
+    ```
+    """
+    rows = [_preset_row(preset) for preset in PRESETS.values()]
+    if (DEMO_DIR / CONFIG_NAME).is_file():
+        rows.append(_demo_row())
     if as_json:
         for row in rows:
             typer.echo(json.dumps(row))
@@ -58,67 +65,29 @@ def models(
     console.print(table)
 
 
-def describe(source: str) -> dict[str, Any]:
-    """Format, config and parameter counts of a checkpoint, reading headers where possible."""
-    from safetensors import safe_open
-
-    from vjepa2.config import VJEPA2Config
-    from vjepa2.presets import PRESETS, count_parameters
-    from vjepa2.weights import original
-    from vjepa2.weights.loader import resolve_source
-
-    path = Path(source)
-    if not path.exists() and source in PRESETS:
-        preset = PRESETS[source]
-        config = preset.config()
-        return {"format": "preset", "hub_id": preset.hub_id, "config": config.to_dict(),
-                "parameters": count_parameters(config, predictor=True)}  # fmt: skip
-    path = resolve_source(source)
-    if path.is_dir():
-        config = VJEPA2Config.from_json_file(path / "config.json")
-        params, tensors = 0, 0
-        for file in sorted(path.glob("*.safetensors")):
-            with safe_open(file, "pt") as f:
-                for key in f.keys():  # noqa: SIM118 (safe_open is not a mapping)
-                    params += _numel(f.get_slice(key).get_shape())
-                    tensors += 1
-        return {"format": "huggingface", "path": str(path), "config": config.to_dict(),
-                "tensors": tensors, "parameters": params}  # fmt: skip
-    checkpoint = original.read_checkpoint(path)
-    parts = {}
-    for key, value in checkpoint.items():
-        if isinstance(value, dict) and value and all(hasattr(v, "shape") for v in value.values()):
-            parts[key] = {
-                "tensors": len(value),
-                "parameters": sum(v.numel() for v in value.values()),
-            }
-        elif key == "classifiers" and isinstance(value, list):
-            parts[key] = [{"parameters": sum(v.numel() for v in c.values())} for c in value]
-    info: dict[str, Any] = {
-        "format": "original (.pt)", "path": str(path), "keys": sorted(checkpoint), "parts": parts
-    }  # fmt: skip
-    for key in ("epoch", "step"):
-        if isinstance(checkpoint.get(key), int):
-            info[key] = checkpoint[key]
-    if "encoder" in checkpoint or "target_encoder" in checkpoint:
-        encoder = original.select_encoder(checkpoint, "encoder" if "encoder" in checkpoint
-                                          else "target_encoder", str(path))  # fmt: skip
-        try:
-            if isinstance(checkpoint.get("config"), dict):
-                config = VJEPA2Config.from_dict(checkpoint["config"])
-            else:
-                config = original.infer_config(encoder, checkpoint.get("predictor"), path.name)
-            info["config"] = config.to_dict()
-        except ValueError as err:
-            info["config"] = f"not inferable: {err}"
-    return info
+def _preset_row(preset: Preset) -> dict[str, Any]:
+    return {
+        "name": preset.name,
+        "hub_id": preset.hub_id,
+        "task": f"{preset.task} ({preset.num_labels})" if preset.task else "encoder",
+        "params_m": round(count_parameters(preset.config()) / 1e6, 1),
+        "frames_per_clip": preset.frames_per_clip,
+        "crop_size": preset.crop_size,
+        "original_file": preset.original_file,
+    }
 
 
-def _numel(shape: list[int]) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
+def _demo_row() -> dict[str, Any]:
+    config = VJEPA2Config.from_json_file(DEMO_DIR / CONFIG_NAME)
+    return {
+        "name": DEMO_NAME,
+        "hub_id": "(bundled, no download)",
+        "task": f"motion demo ({config.num_labels})",
+        "params_m": round(count_parameters(config) / 1e6, 1),
+        "frames_per_clip": config.frames_per_clip,
+        "crop_size": config.crop_size,
+        "original_file": None,
+    }
 
 
 @app.command(no_args_is_help=True)
@@ -128,10 +97,19 @@ def info(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Describe a checkpoint: its format, architecture and parameter count (no model is built)."""
+    """Describe a checkpoint: its format, architecture and parameter count (no model is built).
+
+    **Examples**
+
+    ```
+    vjepa2 info vitl
+    vjepa2 info ./my-probe-run/model
+    vjepa2 info vitl.pt --json
+    ```
+    """
     try:
         data = describe(checkpoint)
-    except (OSError, ValueError, KeyError) as err:
+    except VJEPA2Error as err:
         raise typer.BadParameter(str(err), param_hint="CHECKPOINT") from err
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))
@@ -180,22 +158,24 @@ def _version(package: str) -> str:
 
 @app.command()
 def doctor() -> None:
-    """Check the installation: versions, devices and dtypes, video decoders, Hub cache."""
-    import torch
+    """Check the installation: versions, devices and dtypes, video decoders, Hub cache.
 
+    **Examples**
+
+    ```
+    vjepa2 doctor
+    CUDA_VISIBLE_DEVICES=1 vjepa2 doctor
+    HF_HUB_OFFLINE=1 vjepa2 doctor
+    ```
+    """
     table = Table(title="vjepa2 doctor", show_header=False)
     table.add_row("python", platform.python_version())
     packages = ("vjepa2", "torch", "numpy", "av", "safetensors", "huggingface_hub", "typer",
                 "tqdm", "tensorboard", "transformers", "torchcodec", "decord")  # fmt: skip
     for package in packages:
         table.add_row(package, _version(package))
-    try:
-        import av
-
-        table.add_row("ffmpeg (in av)", ", ".join(f"{k} {'.'.join(map(str, v))}"
-                      for k, v in sorted(av.library_versions.items())[:3]))  # fmt: skip
-    except ImportError:
-        pass
+    table.add_row("ffmpeg (in av)", ", ".join(f"{k} {'.'.join(map(str, v))}"
+                  for k, v in sorted(av.library_versions.items())[:3]))  # fmt: skip
     table.add_row("cpu threads", str(torch.get_num_threads()))
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):
@@ -206,32 +186,20 @@ def doctor() -> None:
         table.add_row("cuda", "not available")
     table.add_row("mps", "available" if torch.backends.mps.is_available() else "not available")
     table.add_row("cpu dtypes", "fp32, " + ("bf16" if _cpu_bf16_works() else "bf16 unsupported"))
-    from vjepa2.video import BACKENDS
-
     decoders = [b for b in BACKENDS if b == "pyav" or _version(b) != "not installed"]
     table.add_row("video decoders", ", ".join(decoders))
-    from huggingface_hub import constants
-
     offline = "on" if constants.HF_HUB_OFFLINE else "off"
     table.add_row("hub cache", f"{constants.HF_HUB_CACHE} (offline mode {offline})")
-    table.add_row("device picked", _picked())
+    table.add_row("device picked", str(pick_device("auto")))
     console.print(table)
     if os.environ.get("CUDA_VISIBLE_DEVICES") == "":
         console.print("note: CUDA_VISIBLE_DEVICES is empty, GPUs are hidden")
 
 
 def _cpu_bf16_works() -> bool:
-    import torch
-
     try:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             torch.ones(2, 2) @ torch.ones(2, 2)
         return True
     except RuntimeError:
         return False
-
-
-def _picked() -> str:
-    from vjepa2.runtime import pick_device
-
-    return str(pick_device("auto"))

@@ -1,4 +1,5 @@
-"""Embeddings: ``model.embed(video)`` for one video, :func:`embed_videos` for a folder of them.
+"""Embeddings: :func:`embed_video` (``vjepa2.embed``) for one video, :func:`embed_videos` for
+a folder of them.
 
 Per video the job writes ``<stem>-<hash>.safetensors`` with
 - ``tokens`` ``[S, V, T', H', W', D]`` (with ``pool`` none/both),

@@ -1,4 +1,8 @@
-"""V-JEPA 2 networks in PyTorch: encoder, predictor, attentive classifier."""
+"""V-JEPA 2 networks in PyTorch: encoder, predictor, attentive classifier.
+
+The bottom of the model stack: these modules import the config and each other, nothing above
+(checkpoint formats are :mod:`vjepa2.weights`, embedding videos is :mod:`vjepa2.inference`).
+"""
 
 from vjepa2.models.classifier import AttentiveClassifier, AttentivePooler
 from vjepa2.models.encoder import VJEPA2Encoder
@@ -7,7 +11,6 @@ from vjepa2.models.model import (
     VJEPA2ForVideoClassification,
     VJEPA2Model,
     VJEPA2Output,
-    build_model,
 )
 from vjepa2.models.predictor import VJEPA2Predictor
 
@@ -20,5 +23,4 @@ __all__ = [
     "VJEPA2Output",
     "VJEPA2Predictor",
     "VideoClassifierOutput",
-    "build_model",
 ]

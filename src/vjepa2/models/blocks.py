@@ -56,8 +56,18 @@ class Attention(nn.Module):
         self.qkv = nn.Linear(dim, 3 * dim, bias=qkv_bias)
         self.proj = nn.Linear(dim, dim)
 
-    def forward(self, x: torch.Tensor, rope: RopeTables | None = None) -> torch.Tensor:
-        """``x``: [B, N, D] -> [B, N, D]."""
+    def forward(
+        self,
+        x: torch.Tensor,
+        rope: RopeTables | None = None,
+        attn_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``x``: [B, N, D] -> [B, N, D].
+
+        ``attn_mask``: None (every token attends to every token, SDPA's fast path) or a bool
+        tensor broadcastable to [B, heads, N, N], True where a query may attend to a key (e.g.
+        the block-causal mask of the action-conditioned predictor).
+        """
         b, n, d = x.shape
         qkv = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         if rope is None:
@@ -66,7 +76,7 @@ class Attention(nn.Module):
             q, k = rope.apply(qkv[:2]).unbind(0)
         # SDPA's CPU kernels run markedly slower on the strided slice than the copy costs.
         v = qkv[2].contiguous()
-        out = F.scaled_dot_product_attention(q, k, v)  # [B, H, N, hd]
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # [B, H, N, hd]
         return self.proj(out.transpose(1, 2).reshape(b, n, d))
 
 
@@ -87,8 +97,14 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(dim, eps=eps)
         self.mlp = MLP(dim, int(dim * mlp_ratio))
 
-    def forward(self, x: torch.Tensor, rope: RopeTables | None = None) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x), rope)
+    def forward(
+        self,
+        x: torch.Tensor,
+        rope: RopeTables | None = None,
+        attn_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """``x`` [B, N, D] -> [B, N, D]; ``attn_mask`` as in :meth:`Attention.forward`."""
+        x = x + self.attn(self.norm1(x), rope, attn_mask)
         if torch.is_grad_enabled():
             return x + self.mlp(self.norm2(x))
         # Inference: `x` is now a fresh tensor of this block's own, so the MLP adds into it.
@@ -96,12 +112,17 @@ class Block(nn.Module):
 
 
 def apply_block(
-    block: Block, x: torch.Tensor, rope: RopeTables | None, checkpointing: bool = False
+    block: Block,
+    x: torch.Tensor,
+    rope: RopeTables | None,
+    checkpointing: bool = False,
+    attn_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """``block(x, rope)``, through activation checkpointing when asked to and grads are on."""
+    """``block(x, rope, attn_mask)``, through activation checkpointing when asked to and grads
+    are on."""
     if checkpointing and torch.is_grad_enabled():
-        return torch.utils.checkpoint.checkpoint(block, x, rope, use_reentrant=False)
-    return block(x, rope)
+        return torch.utils.checkpoint.checkpoint(block, x, rope, attn_mask, use_reentrant=False)
+    return block(x, rope, attn_mask)
 
 
 def init_weights(module: nn.Module, std: float = 0.02) -> None:

@@ -7,7 +7,6 @@ outputs with named fields, like transformers does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -17,6 +16,7 @@ from vjepa2.models.blocks import init_weights
 from vjepa2.models.classifier import AttentiveClassifier
 from vjepa2.models.encoder import IndexList, VJEPA2Encoder
 from vjepa2.models.predictor import VJEPA2Predictor
+from vjepa2.video.transforms import EvalTransform
 
 
 @dataclass
@@ -50,51 +50,22 @@ class VideoClassifierOutput:
 
 
 class _Pretrained(nn.Module):
+    """What every model class offers: its config, ``encoder``, parameter count and transform.
+
+    Saving and embedding are not methods: :func:`vjepa2.save` and :func:`vjepa2.embed` (the
+    layers above the models), so a model file imports nothing but other model files.
+    """
+
     config: VJEPA2Config
-
-    def save_pretrained(self, directory: str | Path, max_shard_size: str = "5GB") -> Path:
-        """Write config.json + safetensors in the Hugging Face format (transformers loads it)."""
-        from vjepa2.weights.hf import save_pretrained
-
-        return save_pretrained(self, directory, max_shard_size=max_shard_size)
+    encoder: VJEPA2Encoder
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
     @property
-    def transform(self):
+    def transform(self) -> EvalTransform:
         """The matching evaluation transform: uint8 frames [T, H, W, 3] -> [T, 3, crop, crop]."""
-        from vjepa2.video.transforms import EvalTransform
-
         return EvalTransform(self.config.crop_size)
-
-    def embed(
-        self,
-        video,
-        *,
-        frames: int | None = None,
-        frame_step: int | None = None,
-        fps: float | None = None,
-        segments: int | None = None,
-        views: int | None = None,
-        stride: int | None = None,
-        batch_size: int = 8,
-    ):
-        """Embed a video file, or uint8 frames ``[T, H, W, 3]`` taken as one clip.
-
-        Sampling defaults to the checkpoint's (``frames_per_clip`` frames from the start, every
-        2nd for 64-frame models). Returns an :class:`~vjepa2.inference.Embedding`: ``tokens``
-        ``[T', H', W', D]`` and ``pooled`` ``[D]`` (leading ``[S, V]`` dims when several
-        segments/windows or views are asked for).
-        """
-        from vjepa2.data.video_clips import ClipSpec
-        from vjepa2.inference.embed import embed_video
-
-        spec = ClipSpec.for_model(
-            self.config, frames=frames, frame_step=frame_step, fps=fps, segments=segments,
-            views=views, stride=stride,
-        )  # fmt: skip
-        return embed_video(self, video, spec, batch_size=batch_size)
 
 
 class VJEPA2Model(_Pretrained):
@@ -177,12 +148,17 @@ class VJEPA2ForVideoClassification(_Pretrained):
         )
 
     @property
+    def encoder(self) -> VJEPA2Encoder:
+        """The encoder under the head (``backbone.encoder``)."""
+        return self.backbone.encoder
+
+    @property
     def id2label(self) -> dict[int, str]:
         return dict(self.config.id2label or {})
 
     def forward_features(self, pixel_values_videos: torch.Tensor) -> torch.Tensor:
         """Encoder tokens ``[B, N, D]``."""
-        return self.backbone.encoder(pixel_values_videos)
+        return self.encoder(pixel_values_videos)
 
     def forward_head(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, num_labels]`` from encoder tokens ``[B, N, D]``."""
@@ -192,12 +168,3 @@ class VJEPA2ForVideoClassification(_Pretrained):
         tokens = self.forward_features(pixel_values_videos)
         pooled = self.head.pool(tokens)
         return VideoClassifierOutput(self.head.linear(pooled), pooled, tokens)
-
-
-def build_model(
-    config: VJEPA2Config, with_predictor: bool = True
-) -> VJEPA2Model | VJEPA2ForVideoClassification:
-    """The model class the config describes (a classifier when it has labels)."""
-    if config.is_classifier:
-        return VJEPA2ForVideoClassification(config, with_predictor=with_predictor)
-    return VJEPA2Model(config, with_predictor=with_predictor)

@@ -40,6 +40,7 @@ from vjepa2.train.optim import param_groups, set_lr, warmup_cosine
 from vjepa2.train.probe_data import CachedFeatures, OnlineFeatures, epoch_order
 from vjepa2.train.state import load_checkpoint, rng_state, save_atomic, set_rng_state
 from vjepa2.video.transforms import TrainTransform
+from vjepa2.weights import save as save_model
 
 RECIPES: dict[str, dict[str, Any]] = {
     "card": dict(epochs=5, batch_size=1, accumulation=4, optimizer="adam", lrs=(1e-5,),
@@ -322,7 +323,7 @@ def train_probe(
     writer.add_scalar("test/top5", metrics["test"]["top5"], state["step"])
     writer.close()
     exported = export_classifier(backbone, probes[best_index], settings, train.id2label)
-    exported.save_pretrained(run_dir / "model")
+    save_model(exported, run_dir / "model")
     probe_report.write(run_dir, metrics, state["losses"], test_probs, test_labels, train.id2label)
     return metrics
 

@@ -1,15 +1,33 @@
-"""Checkpoints: the Hugging Face format, Meta's original ``.pt`` files, and conversion."""
+"""Checkpoints: the model families, the Hugging Face format, Meta's original ``.pt`` files."""
 
-from vjepa2.weights.keymaps import KeyMapError, from_hf, from_original, to_hf, to_original
-from vjepa2.weights.loader import CheckpointError, load, load_strict, save_original
+from vjepa2.weights.families import ModelFamily, build_model, family_for_config, register
+from vjepa2.weights.keymaps import (
+    CLASSIFIER_KEYS,
+    VJEPA2_KEYS,
+    KeyMap,
+    from_hf,
+    from_original,
+    to_hf,
+    to_original,
+)
+from vjepa2.weights.loader import load, save, save_original
+from vjepa2.weights.strict import CheckpointError, CheckpointNotFoundError, load_strict
 
 __all__ = [
+    "CLASSIFIER_KEYS",
+    "VJEPA2_KEYS",
     "CheckpointError",
-    "KeyMapError",
+    "CheckpointNotFoundError",
+    "KeyMap",
+    "ModelFamily",
+    "build_model",
+    "family_for_config",
     "from_hf",
     "from_original",
     "load",
     "load_strict",
+    "register",
+    "save",
     "save_original",
     "to_hf",
     "to_original",

@@ -1,9 +1,11 @@
 """Explicit key maps between our state dicts, the original checkpoints and the Hugging Face format.
 
-Our module names follow the original code, so an original checkpoint maps onto ours by stripping
-its ``module.`` / ``backbone.`` wrappers. The Hugging Face format renames modules, splits the fused
-``qkv`` (and the probe's ``kv``) into separate projections and stacks the predictor's mask tokens;
-the table below spells every rule out, both directions are derived from it.
+One :class:`KeyMap` per model family (:data:`VJEPA2_KEYS`, :data:`CLASSIFIER_KEYS`), used in both
+directions. Our module names follow the original code, so an original checkpoint maps onto ours by
+stripping its ``module.`` / ``backbone.`` wrappers and prefixing each part (``encoder``,
+``predictor``, ``classifier``) with where it lives in our model. The Hugging Face format renames
+modules, splits the fused ``qkv`` (and the probe's ``kv``) into separate projections and stacks the
+predictor's mask tokens; the rule tables below spell every rule out.
 
 Our top-level names: ``encoder.*`` and ``predictor.*`` for :class:`VJEPA2Model`;
 ``backbone.encoder.*``, ``backbone.predictor.*`` and ``head.*`` for the classifier.
@@ -14,9 +16,12 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import torch
+
+from vjepa2.weights.strict import CheckpointError
 
 StateDict = dict[str, torch.Tensor]
 
@@ -49,7 +54,7 @@ def _blocks(ours_prefix: str, hf_prefix: str, attn: str, names: tuple[str, str, 
     ]  # fmt: skip
 
 
-MODEL_RULES: list[Rule] = [
+VJEPA2_RULES: list[Rule] = [
     _rule("encoder.patch_embed.proj.{p}", "encoder.embeddings.patch_embeddings.proj.{p}"),
     *_blocks("encoder.blocks", "encoder.layer", "attention", ("query", "key", "value", "proj")),
     _rule("encoder.blocks.{i}.{part}.{p}", "encoder.layer.{i}.{part}.{p}"),
@@ -82,9 +87,43 @@ HEAD_RULES: list[Rule] = [
     _rule("head.linear.{p}", "classifier.{p}"),
 ]  # fmt: skip
 
-_CLASSIFIER_RULES: list[Rule] = [
-    Rule("backbone." + r.ours, tuple("vjepa2." + h for h in r.hf), r.stacked) for r in MODEL_RULES
+CLASSIFIER_RULES: list[Rule] = [
+    Rule("backbone." + r.ours, tuple("vjepa2." + h for h in r.hf), r.stacked) for r in VJEPA2_RULES
 ] + HEAD_RULES
+
+# The prefix every key of an original state dict carries (DDP and MultiSeqWrapper), by part.
+ORIGINAL_WRAPPERS = {
+    "encoder": "module.backbone.",
+    "predictor": "module.backbone.",
+    "classifier": "module.",
+}
+
+
+@dataclass(frozen=True)
+class KeyMap:
+    """How one model family's state dict is named in the checkpoint formats.
+
+    Attributes:
+        hf: rules ours <-> Hugging Face names (empty: the family has no HF format).
+        original: part of an original checkpoint (``encoder``, ``predictor``, ``classifier``)
+            -> the prefix of its keys in our state dict.
+    """
+
+    hf: tuple[Rule, ...]
+    original: Mapping[str, str] = field(default_factory=dict)
+
+
+VJEPA2_KEYS = KeyMap(
+    hf=tuple(VJEPA2_RULES), original={"encoder": "encoder.", "predictor": "predictor."}
+)
+CLASSIFIER_KEYS = KeyMap(
+    hf=tuple(CLASSIFIER_RULES),
+    original={
+        "encoder": "backbone.encoder.",
+        "predictor": "backbone.predictor.",
+        "classifier": "head.",
+    },
+)
 
 _FIELDS = {
     "i": r"\d+",
@@ -112,67 +151,87 @@ def _match(key: str, templates: tuple[str, ...]) -> tuple[int, dict[str, str]] |
     return None
 
 
-class KeyMapError(ValueError):
-    """State-dict keys that no rule maps."""
+def _apply_ours(key: str, rules: Sequence[Rule]) -> tuple[Rule, dict[str, str]] | None:
+    for rule in rules:
+        hit = _match(key, (rule.ours,))
+        if hit is not None:
+            return rule, hit[1]
+    return None
 
 
-def to_hf(state_dict: StateDict, classifier: bool) -> StateDict:
+def _apply_hf(key: str, rules: Sequence[Rule]) -> tuple[Rule, int, dict[str, str]] | None:
+    for rule in rules:
+        hit = _match(key, rule.hf)
+        if hit is not None:
+            return rule, hit[0], hit[1]
+    return None
+
+
+def hf_name_to_ours(key: str, keys: KeyMap) -> str | None:
+    """The parameter of ours a Hugging Face key feeds (``None`` when no rule maps it)."""
+    hit = _apply_hf(key, keys.hf)
+    if hit is None:
+        return None
+    rule, _, fields = hit
+    return rule.ours.format(**fields, m="*") if rule.stacked else rule.ours.format(**fields)
+
+
+def to_hf(state_dict: StateDict, keys: KeyMap) -> StateDict:
     """Our state dict -> Hugging Face names (qkv split, mask tokens stacked)."""
-    rules = _CLASSIFIER_RULES if classifier else MODEL_RULES
     out: StateDict = {}
     stacks: dict[str, dict[int, torch.Tensor]] = defaultdict(dict)
     unmapped = []
     for key, value in state_dict.items():
-        for rule in rules:
-            hit = _match(key, (rule.ours,))
-            if hit is None:
-                continue
-            fields = hit[1]
-            if rule.stacked:
-                stacks[rule.hf[0].format(**fields)][int(fields["m"])] = value
-            else:
-                for name, part in zip(rule.hf, value.chunk(len(rule.hf), dim=0), strict=True):
-                    out[name.format(**fields)] = part.clone() if len(rule.hf) > 1 else part
-            break
-        else:
+        hit = _apply_ours(key, keys.hf)
+        if hit is None:
             unmapped.append(key)
+            continue
+        rule, fields = hit
+        if rule.stacked:
+            stacks[rule.hf[0].format(**fields)][int(fields["m"])] = value
+        else:
+            for name, part in zip(rule.hf, value.chunk(len(rule.hf), dim=0), strict=True):
+                out[name.format(**fields)] = part.clone() if len(rule.hf) > 1 else part
     if unmapped:
-        raise KeyMapError(f"no Hugging Face name for: {', '.join(unmapped)}")
+        raise CheckpointError(f"no Hugging Face name for: {', '.join(unmapped)}")
     for name, parts in stacks.items():
         out[name] = torch.stack([parts[m] for m in sorted(parts)])
     return out
 
 
-def from_hf(state_dict: StateDict, classifier: bool) -> StateDict:
-    """Hugging Face names -> ours (q/k/v fused, mask tokens unstacked)."""
-    rules = _CLASSIFIER_RULES if classifier else MODEL_RULES
+def from_hf(state_dict: StateDict, keys: KeyMap) -> StateDict:
+    """Hugging Face names -> ours (q/k/v fused, mask tokens unstacked).
+
+    Raises :class:`CheckpointError` listing every key no rule maps and every fused projection
+    with a part missing.
+    """
     out: StateDict = {}
     fused: dict[str, dict[int, torch.Tensor]] = defaultdict(dict)
     sizes: dict[str, int] = {}
     unmapped = []
     for key, value in state_dict.items():
-        for rule in rules:
-            hit = _match(key, rule.hf)
-            if hit is None:
-                continue
-            j, fields = hit
-            if rule.stacked:
-                for m, token in enumerate(value):
-                    out[rule.ours.format(**fields, m=m)] = token
-            elif len(rule.hf) == 1:
-                out[rule.ours.format(**fields)] = value
-            else:
-                name = rule.ours.format(**fields)
-                fused[name][j] = value
-                sizes[name] = len(rule.hf)
-            break
-        else:
+        hit = _apply_hf(key, keys.hf)
+        if hit is None:
             unmapped.append(key)
+            continue
+        rule, j, fields = hit
+        if rule.stacked:
+            for m, token in enumerate(value):
+                out[rule.ours.format(**fields, m=m)] = token
+        elif len(rule.hf) == 1:
+            out[rule.ours.format(**fields)] = value
+        else:
+            name = rule.ours.format(**fields)
+            fused[name][j] = value
+            sizes[name] = len(rule.hf)
+    problems = []
     if unmapped:
-        raise KeyMapError(f"unexpected keys (no rule maps them): {', '.join(unmapped)}")
-    incomplete = [n for n, parts in fused.items() if len(parts) != sizes[n]]
+        problems.append(f"unexpected keys (no rule maps them): {', '.join(sorted(unmapped))}")
+    incomplete = sorted(n for n, parts in fused.items() if len(parts) != sizes[n])
     if incomplete:
-        raise KeyMapError(f"missing parts of fused projections: {', '.join(incomplete)}")
+        problems.append(f"missing parts of fused projections: {', '.join(incomplete)}")
+    if problems:
+        raise CheckpointError("; ".join(problems))
     for name, parts in fused.items():
         out[name] = torch.cat([parts[j] for j in range(sizes[name])], dim=0)
     return out
@@ -180,43 +239,38 @@ def from_hf(state_dict: StateDict, classifier: bool) -> StateDict:
 
 def strip_wrappers(state_dict: StateDict) -> StateDict:
     """Remove DDP / MultiSeqWrapper prefixes (``module.``, ``backbone.``) from every key."""
-    out = {}
-    for key, value in state_dict.items():
-        while key.startswith(("module.", "backbone.")):
-            key = key.split(".", 1)[1]
-        out[key] = value
-    return out
+    return {unwrap(key): value for key, value in state_dict.items()}
 
 
-def from_original(
-    encoder: StateDict,
-    predictor: StateDict | None = None,
-    classifier: StateDict | None = None,
-) -> StateDict:
-    """Original encoder / predictor / probe state dicts -> one state dict of ours.
+def unwrap(key: str) -> str:
+    """A key without its ``module.`` / ``backbone.`` wrappers."""
+    while key.startswith(("module.", "backbone.")):
+        key = key.split(".", 1)[1]
+    return key
 
-    Keys in :data:`IGNORED_ORIGINAL_KEYS` are dropped; everything else must match the model.
-    """
-    prefix = "backbone." if classifier is not None else ""
+
+def from_original(parts: Mapping[str, StateDict | None], keys: KeyMap) -> StateDict:
+    """Original state dicts by part (``encoder``, ``predictor``, ``classifier``) -> one state
+    dict of ours. Keys in :data:`IGNORED_ORIGINAL_KEYS` are dropped; everything else must match
+    the model."""
     out: StateDict = {}
-    for name, part in (("encoder", encoder), ("predictor", predictor)):
-        for key, value in strip_wrappers(part or {}).items():
+    for part, state in parts.items():
+        if part not in keys.original:
+            raise CheckpointError(f"this model family has no {part!r} part")
+        for key, value in strip_wrappers(state or {}).items():
             if key not in IGNORED_ORIGINAL_KEYS:
-                out[f"{prefix}{name}.{key}"] = value
-    for key, value in strip_wrappers(classifier or {}).items():
-        out[f"head.{key}"] = value
+                out[keys.original[part] + key] = value
     return out
 
 
-def to_original(state_dict: StateDict) -> dict[str, StateDict]:
-    """One state dict of ours -> ``{"encoder", "predictor", "classifier"}`` in the original layout
-    (``module.backbone.`` on encoder and predictor keys, ``module.`` on probe keys)."""
+def to_original(state_dict: StateDict, keys: KeyMap) -> dict[str, StateDict]:
+    """One state dict of ours -> ``{"encoder", "predictor", "classifier"}`` in the original
+    layout (``module.backbone.`` on encoder and predictor keys, ``module.`` on probe keys)."""
     parts: dict[str, StateDict] = defaultdict(dict)
     for key, value in state_dict.items():
-        key = key.removeprefix("backbone.")
-        name, rest = key.split(".", 1)
-        if name == "head":
-            parts["classifier"]["module." + rest] = value
-        else:
-            parts[name]["module.backbone." + rest] = value
+        part = next((p for p, prefix in keys.original.items() if key.startswith(prefix)), None)
+        if part is None:
+            raise CheckpointError(f"{key}: no part of the original layout holds it")
+        rest = key.removeprefix(keys.original[part])
+        parts[part][ORIGINAL_WRAPPERS[part] + rest] = value
     return dict(parts)

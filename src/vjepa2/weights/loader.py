@@ -1,9 +1,11 @@
-"""``vjepa2.load``: one entry point for HF directories, Hub ids, presets and original ``.pt`` files.
+"""``vjepa2.load`` and ``vjepa2.save``: one entry point each for HF directories, Hub ids, presets
+and original ``.pt`` files.
 
-Loading is strict: a checkpoint whose keys or shapes differ from the model raises
-:class:`CheckpointError` listing every missing, unexpected and mis-shaped key. The model is built
-on the ``meta`` device and the checkpoint tensors are assigned into it, so nothing is initialised
-only to be overwritten.
+The model family comes from what the checkpoint holds (:mod:`vjepa2.weights.families`): an HF
+directory's ``config.json``, an original file's parts. Loading is strict: a checkpoint whose keys
+or shapes differ from the model raises :class:`CheckpointError` listing every unexpected, missing
+and mis-shaped key, named as the file names them. The model is built on the ``meta`` device and
+the checkpoint tensors are assigned into it, so nothing is initialised only to be overwritten.
 """
 
 from __future__ import annotations
@@ -14,72 +16,105 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from vjepa2.config import VJEPA2Config
 from vjepa2.files import atomic_write
-from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model, build_model
 from vjepa2.presets import DEMO_DIR, DEMO_NAME, PRESETS, get_preset
 from vjepa2.weights import hf, original
-from vjepa2.weights.keymaps import StateDict, from_hf, from_original, to_original
-
-Model = VJEPA2Model | VJEPA2ForVideoClassification
-
-_SHOWN = 20
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that does not match the model it is loaded into."""
-
-
-def _listing(title: str, items: list[str]) -> str:
-    shown = items[:_SHOWN]
-    more = f"\n    ... and {len(items) - _SHOWN} more" if len(items) > _SHOWN else ""
-    return f"  {title} ({len(items)}):\n" + "\n".join(f"    {i}" for i in shown) + more
-
-
-def load_strict(
-    model: torch.nn.Module, state_dict: StateDict, source: str, assign: bool = False
-) -> None:
-    """Load ``state_dict`` into ``model``; raise listing every missing/unexpected/mis-shaped key."""
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(expected))
-    mis_shaped = sorted(
-        f"{k}: checkpoint {list(state_dict[k].shape)} vs model {list(expected[k].shape)}"
-        for k in set(expected) & set(state_dict)
-        if state_dict[k].shape != expected[k].shape
-    )
-    if missing or unexpected or mis_shaped:
-        parts = [f"{source}: the checkpoint does not match the model"]
-        for title, items in (("missing", missing), ("unexpected", unexpected),
-                             ("wrong shape", mis_shaped)):  # fmt: skip
-            if items:
-                parts.append(_listing(title, items))
-        raise CheckpointError("\n".join(parts))
-    model.load_state_dict(state_dict, strict=True, assign=assign)
+from vjepa2.weights.families import (
+    ModelFamily,
+    build_model,
+    family_for_config,
+    family_for_original,
+)
+from vjepa2.weights.keymaps import (
+    IGNORED_ORIGINAL_KEYS,
+    StateDict,
+    from_hf,
+    from_original,
+    hf_name_to_ours,
+    to_hf,
+    to_original,
+    unwrap,
+)
+from vjepa2.weights.strict import CheckpointError, CheckpointNotFoundError, check_keys, shapes_of
 
 
-def instantiate(
+def _build_on_meta(config: VJEPA2Config, with_predictor: bool) -> nn.Module:
+    with torch.device("meta"):
+        return build_model(config, with_predictor=with_predictor)
+
+
+def _is_predictor(name: str) -> bool:
+    return ".predictor." in f".{name}"
+
+
+def _assign(
+    model: nn.Module, state_dict: StateDict, dtype: torch.dtype, device: str | torch.device
+) -> nn.Module:
+    state_dict = {
+        k: v.to(device=device, dtype=dtype if v.is_floating_point() else v.dtype)
+        for k, v in state_dict.items()
+    }
+    model.load_state_dict(state_dict, strict=True, assign=True)
+    return model.eval()
+
+
+def from_hf_state(
+    family: ModelFamily,
     config: VJEPA2Config,
     state_dict: StateDict,
     source: str,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
-) -> Model:
-    """Build the model the config describes and load ``state_dict`` into it strictly.
+) -> nn.Module:
+    """The model of ``family`` holding an HF-named state dict, checked key by key in the
+    file's names. A predictor is part of the model when the checkpoint has any of it."""
+    if not family.keys.hf:
+        raise CheckpointError(f"{source}: {family.name} models have no Hugging Face format")
+    ours = {k: hf_name_to_ours(k, family.keys) for k in state_dict}
+    model = _build_on_meta(config, any(_is_predictor(n) for n in ours.values() if n))
+    expected = to_hf(model.state_dict(), family.keys)
 
-    A predictor is part of the model when the checkpoint has one; a checkpoint without any
-    predictor weights gives a model without a predictor (encoder and classifier still strict).
-    """
-    with_predictor = any(".predictor." in f".{k}" for k in state_dict)
-    with torch.device("meta"):
-        model = build_model(config, with_predictor=with_predictor)
-    state_dict = {
-        k: v.to(device=device, dtype=dtype if v.is_floating_point() else v.dtype)
-        for k, v in state_dict.items()
-    }
-    load_strict(model, state_dict, source, assign=True)
-    return model.eval()
+    def describe(key: str) -> str:
+        name = ours.get(key) or hf_name_to_ours(key, family.keys)
+        return key if name in (None, key) else f"{key} (model: {name})"
+
+    check_keys(shapes_of(expected), shapes_of(state_dict), source, describe)
+    return _assign(model, from_hf(state_dict, family.keys), dtype, device)
+
+
+def from_original_parts(
+    family: ModelFamily,
+    config: VJEPA2Config,
+    parts: Mapping[str, StateDict],
+    source: str,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+) -> nn.Module:
+    """The model of ``family`` holding original state dicts by part, checked key by key; keys
+    are shown as the file names them, ``part[key]``, with the model's name beside."""
+    prefixes = family.keys.original
+    found: dict[str, list[int]] = {}
+    shown: dict[str, str] = {}
+    for part, state in parts.items():
+        if part not in prefixes:
+            raise CheckpointError(f"{source}: {family.name} models have no {part!r} part")
+        for key, value in state.items():
+            if unwrap(key) not in IGNORED_ORIGINAL_KEYS:
+                found[prefixes[part] + unwrap(key)] = list(value.shape)
+                shown[prefixes[part] + unwrap(key)] = f"{part}[{key}]"
+
+    def describe(name: str) -> str:
+        if name not in shown:  # a missing key: named as this file would name it, unwrapped
+            part = next(p for p, prefix in prefixes.items() if name.startswith(prefix))
+            shown[name] = f"{part}[{name.removeprefix(prefixes[part])}]"
+        return f"{shown[name]} (model: {name})"
+
+    model = _build_on_meta(config, bool(parts.get("predictor")))
+    check_keys(shapes_of(model.state_dict()), found, source, describe)
+    return _assign(model, from_original(parts, family.keys), dtype, device)
 
 
 def resolve_source(
@@ -92,7 +127,7 @@ def resolve_source(
     name = str(source)
     if name == DEMO_NAME:
         if not (DEMO_DIR / "config.json").exists():
-            raise FileNotFoundError(
+            raise CheckpointNotFoundError(
                 f"the demo model is missing from this installation ({DEMO_DIR})"
             )
         return DEMO_DIR
@@ -100,9 +135,9 @@ def resolve_source(
         name = get_preset(name).hub_id
     if name.count("/") == 1 and not name.startswith((".", "/")):
         return hf.download(name, revision=revision, cache_dir=cache_dir)
-    raise FileNotFoundError(
-        f"{source}: no such file or directory, and not a preset ({', '.join(PRESETS)}) "
-        f"or a Hub id (org/name)"
+    raise CheckpointNotFoundError(
+        f"{source}: no such file or directory, and not a preset ({', '.join(PRESETS)}, "
+        f"{DEMO_NAME}) or a Hub id (org/name)"
     )
 
 
@@ -120,7 +155,7 @@ def load(
     cache_dir: str | os.PathLike | None = None,
     dtype: torch.dtype = torch.float32,
     device: str | torch.device = "cpu",
-) -> Model:
+) -> nn.Module:
     """Load a V-JEPA 2 model.
 
     Args:
@@ -138,53 +173,80 @@ def load(
         dtype / device: where the weights go.
 
     Returns:
-        :class:`VJEPA2Model`, or :class:`VJEPA2ForVideoClassification` when the checkpoint
-        has a classifier; in eval mode.
+        The model of the checkpoint's family, in eval mode: :class:`VJEPA2Model`, or
+        :class:`VJEPA2ForVideoClassification` when the checkpoint has a classifier.
+
+    Raises:
+        CheckpointError: a checkpoint that is missing, unreadable or does not match the model
+            (every problem listed); ``ConfigError`` for an impossible architecture.
     """
     path = resolve_source(source, revision, cache_dir)
     if path.is_dir():
         if classifier is not None:
-            raise ValueError("classifier= combines with an original .pt encoder only")
+            raise CheckpointError("classifier= combines with an original .pt encoder only")
         if not hf.is_hf_dir(path):
-            raise FileNotFoundError(f"{path}: no config.json (not a Hugging Face model directory)")
+            raise CheckpointNotFoundError(
+                f"{path}: no config.json (not a Hugging Face model directory)"
+            )
         cfg, hf_state = hf.read_hf_dir(path)
-        if config is not None:
-            cfg = config
-        state = from_hf(hf_state, classifier=cfg.is_classifier)
-        return instantiate(cfg, state, str(path), dtype, device)
+        cfg = config or cfg
+        return from_hf_state(family_for_config(cfg), cfg, hf_state, str(path), dtype, device)
 
     checkpoint = original.read_checkpoint(path)
-    encoder = original.select_encoder(checkpoint, checkpoint_key, str(path))
-    predictor = checkpoint.get("predictor") if encoder is not checkpoint else None
-    if config is None and preset:
-        config = get_preset(preset).config()
-    if config is None and isinstance(checkpoint.get("config"), dict):
-        config = VJEPA2Config.from_dict(checkpoint["config"])  # written by our pretraining
-    if config is None:
-        config = original.infer_config(encoder, predictor, path.name)
-    probe = None
+    parts = {"encoder": original.select_encoder(checkpoint, checkpoint_key, str(path))}
+    if parts["encoder"] is not checkpoint:
+        predictor = original.select_predictor(checkpoint, str(path))
+        if predictor is not None:
+            parts["predictor"] = predictor
     if classifier is not None:
-        probe = original.select_classifier(
+        parts["classifier"] = original.select_classifier(
             original.read_checkpoint(classifier), classifier_index, str(classifier)
         )
-        config = config.replace(**original.classifier_settings(probe, classifier_heads))
-        if id2label is not None:
-            config = config.replace(id2label=dict(id2label))
-    elif config.is_classifier:
-        config = config.replace(id2label=None)
-    state = from_original(encoder, predictor, probe)
     source_name = f"{path} [{checkpoint_key}]" + (f" + {classifier}" if classifier else "")
-    return instantiate(config, state, source_name, dtype, device)
+    cfg = _original_config(checkpoint, parts, path.name, config, preset, source_name)
+    if "classifier" in parts:
+        cfg = cfg.replace(**original.classifier_settings(parts["classifier"], classifier_heads))
+        if id2label is not None:
+            cfg = cfg.replace(id2label=dict(id2label))
+    elif cfg.is_classifier:
+        cfg = cfg.replace(id2label=None)
+    return from_original_parts(family_for_config(cfg), cfg, parts, source_name, dtype, device)
 
 
-def save_original(model: Model, path: str | os.PathLike) -> Path:
+def _original_config(
+    checkpoint: dict[str, Any],
+    parts: Mapping[str, StateDict],
+    filename: str,
+    config: VJEPA2Config | None,
+    preset: str | None,
+    source: str,
+) -> VJEPA2Config:
+    """The architecture of an original file: given, a preset, stored by our pretraining or
+    :func:`save_original`, or else inferred for the family its parts show (by default from the
+    released file name, then the weight shapes)."""
+    if config is not None:
+        return config
+    if preset:
+        return get_preset(preset).config()
+    if isinstance(checkpoint.get("config"), dict):
+        return VJEPA2Config.from_dict(checkpoint["config"])
+    keys = {part: {unwrap(k) for k in state} for part, state in parts.items()}
+    family = family_for_original(keys, source)
+    if family.infer_config is not None:
+        return family.infer_config(parts, filename)
+    inferred = original.infer_config(parts["encoder"], parts.get("predictor"), filename)
+    return inferred.replace(model_type=family.model_type)
+
+
+def save_original(model: nn.Module, path: str | os.PathLike) -> Path:
     """Write ``model`` in the original layout: ``{"encoder", "predictor", "classifiers"}``.
 
     The encoder is also written as ``target_encoder`` so evaluation code that reads the EMA
     teacher finds it, and the architecture as ``config`` (original code ignores the extra key;
-    :func:`load` uses it, so the file needs no ``config=``).
+    :func:`load` uses it, so the file needs no ``config=``). Written atomically.
     """
-    parts = to_original({k: v.detach().cpu() for k, v in model.state_dict().items()})
+    keys = family_for_config(model.config).keys
+    parts = to_original({k: v.detach().cpu() for k, v in model.state_dict().items()}, keys)
     checkpoint: dict[str, Any] = {
         "encoder": parts["encoder"],
         "target_encoder": parts["encoder"],
@@ -198,3 +260,14 @@ def save_original(model: Model, path: str | os.PathLike) -> Path:
     with atomic_write(path) as tmp:
         torch.save(checkpoint, tmp)
     return path
+
+
+def save(model: nn.Module, path: str | os.PathLike, max_shard_size: str = "5GB") -> Path:
+    """Write ``model``: a ``.pt`` / ``.pth`` path gets the original layout
+    (:func:`save_original`), anything else is a folder in the Hugging Face format (loads in
+    transformers; sharded above ``max_shard_size``). An existing model there is replaced only
+    once the new one is completely written."""
+    path = Path(path)
+    if path.suffix in (".pt", ".pth"):
+        return save_original(model, path)
+    return hf.save_pretrained(model, path, max_shard_size=max_shard_size)

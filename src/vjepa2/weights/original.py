@@ -16,8 +16,10 @@ from typing import Any
 import torch
 
 from vjepa2.config import VJEPA2Config
+from vjepa2.errors import VJEPA2Error
 from vjepa2.presets import _ENCODER_ARCH, preset_for_original_file
 from vjepa2.weights.keymaps import StateDict, strip_wrappers
+from vjepa2.weights.strict import CheckpointError, CheckpointNotFoundError
 
 ENCODER_KEYS = ("encoder", "target_encoder", "ema_encoder")
 
@@ -29,40 +31,59 @@ PRED_HEADS_BY_WIDTH = {384: 12}
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """``torch.load`` with ``weights_only=True`` (no pickled code runs)."""
+    """``torch.load`` with ``weights_only=True``: a pickle payload (code to run), a torn or a
+    foreign file raises :class:`CheckpointError` naming the file; nothing in it runs."""
     try:
         checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise
-    except Exception as err:
-        raise ValueError(f"{path}: not a readable PyTorch checkpoint ({err})") from err
+    except FileNotFoundError as err:
+        raise CheckpointNotFoundError(f"{path}: no such file") from err
+    except IsADirectoryError as err:
+        raise CheckpointNotFoundError(f"{path}: a folder, not a checkpoint file") from err
+    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({err})") from err
     if not isinstance(checkpoint, dict):
-        raise ValueError(f"{path}: expected a dict checkpoint, got {type(checkpoint).__name__}")
+        raise CheckpointError(
+            f"{path}: expected a dict checkpoint, got {type(checkpoint).__name__}"
+        )
     return checkpoint
+
+
+def _state_dict(value: Any, what: str) -> StateDict:
+    if not (isinstance(value, dict) and all(isinstance(v, torch.Tensor) for v in value.values())):
+        raise CheckpointError(f"{what} is not a state dict (names -> tensors)")
+    return value
 
 
 def select_encoder(checkpoint: dict[str, Any], key: str, source: str) -> StateDict:
     """The encoder state dict under ``key`` (``encoder`` or ``target_encoder``)."""
     if key in checkpoint and isinstance(checkpoint[key], dict):
-        return checkpoint[key]
-    if any(k.endswith("patch_embed.proj.weight") for k in checkpoint):
-        return checkpoint  # a bare encoder state dict
+        return _state_dict(checkpoint[key], f"{source}: {key!r}")
+    if any(str(k).endswith("patch_embed.proj.weight") for k in checkpoint):
+        return _state_dict(checkpoint, source)  # a bare encoder state dict
     available = [k for k, v in checkpoint.items() if isinstance(v, dict)]
-    raise KeyError(f"{source}: no {key!r} in the checkpoint; it has {available}")
+    raise CheckpointError(f"{source}: no {key!r} in the checkpoint; it has {available}")
+
+
+def select_predictor(checkpoint: dict[str, Any], source: str) -> StateDict | None:
+    """The ``predictor`` state dict, or None when the checkpoint has none."""
+    if not checkpoint.get("predictor"):
+        return None
+    return _state_dict(checkpoint["predictor"], f"{source}: 'predictor'")
 
 
 def select_classifier(checkpoint: dict[str, Any], index: int, source: str) -> StateDict:
     """``classifiers[index]`` of a probe checkpoint (or a bare probe state dict)."""
     if "classifiers" in checkpoint:
         heads = checkpoint["classifiers"]
-        if not 0 <= index < len(heads):
-            raise IndexError(
-                f"{source}: classifier index {index} out of range ({len(heads)} heads)"
+        if not isinstance(heads, list) or not 0 <= index < len(heads):
+            count = len(heads) if isinstance(heads, list) else "no list of"
+            raise CheckpointError(
+                f"{source}: classifier index {index} out of range ({count} heads)"
             )
-        return heads[index]
-    if any(k.endswith("pooler.query_tokens") for k in checkpoint):
-        return checkpoint
-    raise KeyError(f"{source}: not a probe checkpoint (no 'classifiers' list)")
+        return _state_dict(heads[index], f"{source}: classifiers[{index}]")
+    if any(str(k).endswith("pooler.query_tokens") for k in checkpoint):
+        return _state_dict(checkpoint, source)
+    raise CheckpointError(f"{source}: not a probe checkpoint (no 'classifiers' list)")
 
 
 def infer_config(
@@ -74,12 +95,23 @@ def infer_config(
     preset = preset_for_original_file(filename) if filename else None
     if preset is not None:
         return preset.config()
-    enc = strip_wrappers(encoder)
+    try:
+        return _infer_from_shapes(strip_wrappers(encoder), predictor and strip_wrappers(predictor))
+    except VJEPA2Error:
+        raise
+    except (KeyError, ValueError, IndexError) as err:
+        raise CheckpointError(
+            f"cannot infer the architecture from the weights (no {err} or an odd shape); pass "
+            "config=VJEPA2Config(...) or preset=..."
+        ) from err
+
+
+def _infer_from_shapes(enc: StateDict, pred: StateDict | None) -> VJEPA2Config:
     dim, _, tubelet, patch, _ = enc["patch_embed.proj.weight"].shape
     depth = 1 + max(int(m.group(1)) for k in enc if (m := re.match(r"blocks\.(\d+)\.", k)))
     hidden = enc["blocks.0.mlp.fc1.weight"].shape[0]
     if dim not in HEADS_BY_WIDTH:
-        raise ValueError(
+        raise CheckpointError(
             f"cannot tell the head count of a {dim}-wide encoder from its weights; pass "
             f"config=VJEPA2Config(...) or preset=..."
         )
@@ -91,11 +123,12 @@ def infer_config(
         patch_size=patch,
         tubelet_size=tubelet,
     )
-    if predictor:
-        pred = strip_wrappers(predictor)
+    if pred:
         pdim = pred["predictor_embed.weight"].shape[0]
         if pdim not in PRED_HEADS_BY_WIDTH:
-            raise ValueError(f"cannot tell the head count of a {pdim}-wide predictor; pass config=")
+            raise CheckpointError(
+                f"cannot tell the head count of a {pdim}-wide predictor; pass config="
+            )
         kwargs.update(
             pred_hidden_size=pdim,
             pred_num_attention_heads=PRED_HEADS_BY_WIDTH[pdim],
@@ -113,12 +146,16 @@ def classifier_settings(probe: StateDict, num_heads: int) -> dict[str, Any]:
     """Config fields for an original probe: its class count, blocks and queries from the shapes;
     heads as given (16 for every released probe) and LayerNorm eps 1e-5 (the probe's default)."""
     probe = strip_wrappers(probe)
-    num_classes = probe["linear.weight"].shape[0]
+    try:
+        num_classes = probe["linear.weight"].shape[0]
+        num_queries = probe["pooler.query_tokens"].shape[1]
+    except (KeyError, IndexError) as err:
+        raise CheckpointError(f"not an attentive probe (no {err} or an odd shape)") from err
     num_blocks = len({k.split(".")[2] for k in probe if k.startswith("pooler.blocks.")})
     return dict(
         id2label={i: f"LABEL_{i}" for i in range(num_classes)},
         num_pooler_layers=num_blocks,
         classifier_num_heads=num_heads,
         classifier_layer_norm_eps=1e-5,
-        classifier_num_queries=probe["pooler.query_tokens"].shape[1],
+        classifier_num_queries=num_queries,
     )

@@ -1,0 +1,162 @@
+"""The registry of model families: which class a config builds, how its checkpoints are named,
+and how a checkpoint shows which family it holds.
+
+A family is a :class:`ModelFamily`: its name, the ``model_type`` of its configs, whether it is
+the classifier of that ``model_type``, its model class, its :class:`~vjepa2.weights.keymaps.KeyMap`
+and a test on an original checkpoint's keys. :func:`vjepa2.load` takes the family from the
+config a checkpoint holds (an HF folder's ``config.json``: ``model_type``, and labels for a
+classifier; the ``config`` our ``.pt`` files carry), and for an original ``.pt`` without one from
+the parts and keys it holds; :func:`build_model` builds the family of a config.
+
+Adding a family takes a model class exposing ``.encoder``, a key map and one call, e.g. for
+the action-conditioned predictor (its own config class, always with its predictor)::
+
+    from vjepa2.weights.families import ModelFamily, register
+    from vjepa2.weights.keymaps import KeyMap
+
+    AC_KEYS = KeyMap(hf=(), original={"encoder": "encoder.", "predictor": "predictor."})
+    register(ModelFamily(
+        name="vjepa2_ac", model_type="vjepa2_ac", model_class=VJEPA2ACModel, keys=AC_KEYS,
+        holds=lambda parts: "action_encoder.weight" in parts.get("predictor", ()),
+        config_class=VJEPA2ACConfig, optional_predictor=False,
+    ))
+
+Families registered later are tried first, so a specific test (an AC predictor's
+``action_encoder``) wins over the general one (any encoder). A family without Hugging Face rules
+(``hf=()``) loads from and saves to original ``.pt`` files only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from vjepa2.config import ConfigError, VJEPA2Config, read_config_json
+from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
+from vjepa2.weights.keymaps import CLASSIFIER_KEYS, VJEPA2_KEYS, KeyMap, StateDict
+from vjepa2.weights.strict import CheckpointError
+
+# Keys of an original checkpoint by part ("encoder", "predictor", "classifier"), wrappers
+# stripped: what a family's ``holds`` test looks at.
+OriginalKeys = Mapping[str, Collection[str]]
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """One kind of model: its class, its key map, and how its checkpoints are recognised.
+
+    Attributes:
+        name: the registry name (``vjepa2``, ``vjepa2_classifier``, ...).
+        model_type: the ``model_type`` of its configs (the network family in config.json).
+        model_class: built as ``model_class(config, with_predictor=...)``; has ``.encoder``.
+        keys: its checkpoint names in each format.
+        holds: whether an original checkpoint (its keys by part) is of this family.
+        classifier: True for the classifier of ``model_type`` (configs with ``id2label``).
+        infer_config: the architecture of an original file that stores no config, from its
+            state dicts by part and its file name; None: V-JEPA 2's rule (the released file
+            name, else the weight shapes).
+        config_class: what its config.json is read into (``from_dict``; has ``model_type``).
+        optional_predictor: built as ``model_class(config, with_predictor=...)`` (a checkpoint
+            without predictor weights gives a model without one); False: ``model_class(config)``.
+    """
+
+    name: str
+    model_type: str
+    model_class: Callable[..., nn.Module]
+    keys: KeyMap
+    holds: Callable[[OriginalKeys], bool]
+    classifier: bool = False
+    infer_config: Callable[[Mapping[str, StateDict], str], Any] | None = None
+    config_class: Any = VJEPA2Config
+    optional_predictor: bool = True
+
+
+_FAMILIES: dict[str, ModelFamily] = {}
+
+
+def register(family: ModelFamily) -> ModelFamily:
+    """Add (or replace) a family; later registrations are tried first when detecting."""
+    _FAMILIES.pop(family.name, None)
+    _FAMILIES[family.name] = family
+    return family
+
+
+def families() -> list[ModelFamily]:
+    """The registered families, the most recently registered first."""
+    return list(reversed(_FAMILIES.values()))
+
+
+def family_for_config(config: Any) -> ModelFamily:
+    """The family a config describes: its ``model_type``, classifier or not."""
+    model_type = getattr(config, "model_type", None)
+    classifier = getattr(config, "is_classifier", False)
+    for family in families():
+        if family.model_type == model_type and family.classifier == classifier:
+            return family
+    known = sorted({f.model_type for f in _FAMILIES.values()})
+    head = "classifier" if classifier else "model"
+    raise CheckpointError(
+        f"no {head} of model_type {model_type!r} is known (known model types: {', '.join(known)})"
+    )
+
+
+def read_config(path: str | os.PathLike) -> Any:
+    """A ``config.json`` read into the config class of its ``model_type``'s family."""
+    data = read_config_json(path)
+    model_type = data.get("model_type", "vjepa2")
+    config_class = next(
+        (f.config_class for f in families() if f.model_type == model_type), VJEPA2Config
+    )
+    try:
+        return config_class.from_dict(data)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from err
+
+
+def family_for_original(keys: OriginalKeys, source: str) -> ModelFamily:
+    """The family of an original checkpoint, from the keys its parts hold."""
+    for family in families():
+        if family.holds(keys):
+            return family
+    raise CheckpointError(
+        f"{source}: no known model family holds these parts ({', '.join(sorted(keys))})"
+    )
+
+
+def build_model(config: Any, with_predictor: bool = True) -> nn.Module:
+    """The model the config describes (a classifier when it has labels), freshly initialised
+    by PyTorch's defaults (``reset_parameters()`` gives the training init)."""
+    family = family_for_config(config)
+    if family.optional_predictor:
+        return family.model_class(config, with_predictor=with_predictor)
+    return family.model_class(config)
+
+
+register(
+    ModelFamily(
+        name="vjepa2",
+        model_type="vjepa2",
+        model_class=VJEPA2Model,
+        keys=VJEPA2_KEYS,
+        holds=lambda keys: (
+            "patch_embed.proj.weight" in keys.get("encoder", ()) and "classifier" not in keys
+        ),
+    )
+)
+register(
+    ModelFamily(
+        name="vjepa2_classifier",
+        model_type="vjepa2",
+        model_class=VJEPA2ForVideoClassification,
+        keys=CLASSIFIER_KEYS,
+        holds=lambda keys: (
+            "patch_embed.proj.weight" in keys.get("encoder", ())
+            and "linear.weight" in keys.get("classifier", ())
+        ),
+        classifier=True,
+    )
+)
