@@ -1,9 +1,73 @@
-"""The ``vjepa2`` command-line application; each verb lives in its own module of this package."""
+"""The ``vjepa2`` command-line application; each verb lives in its own module of this package.
 
+Every verb fails the same way: an error the package raises on purpose (`vjepa2.errors`), a file
+that cannot be read or written, or an unexpected exception is printed as one line,
+``Error: <what> (<file or option>): <reason>``, with exit code 2 for bad usage (bad options,
+missing input files) and 1 for a failure at run time. ``vjepa2 --debug VERB ...`` shows the full
+traceback instead.
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import Any
+
+import click
 import typer
+from safetensors import SafetensorError
+from typer.core import TyperGroup
+
+from vjepa2 import __version__
+from vjepa2.errors import UsageError, VJEPA2Error
+
+USAGE_EXIT, FAILURE_EXIT = 2, 1
+# OS errors that mean "the path you gave is wrong" (usage), as opposed to a failing disk or a
+# folder we may not write to (run time).
+_PATH_ERRNOS = {errno.ENOENT, errno.EEXIST, errno.EISDIR, errno.ENOTDIR}
+# What click and typer handle themselves: usage errors, help, exit codes, Ctrl-C.
+PASS_THROUGH = (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, typer.Exit,
+                typer.Abort)  # fmt: skip
+
+
+def describe_failure(err: BaseException) -> tuple[int, str]:
+    """(exit code, one-line message) for an exception a verb let through."""
+    if isinstance(err, UsageError):
+        return USAGE_EXIT, str(err)
+    if isinstance(err, VJEPA2Error):
+        return FAILURE_EXIT, str(err)
+    if isinstance(err, OSError):
+        where = f"{err.filename}: " if err.filename else ""
+        if err.filename2:
+            where = f"{err.filename} -> {err.filename2}: "
+        reason = err.strerror or str(err)
+        return (USAGE_EXIT if err.errno in _PATH_ERRNOS else FAILURE_EXIT), f"{where}{reason}"
+    if isinstance(err, SafetensorError):
+        return FAILURE_EXIT, f"a safetensors file is corrupt or truncated: {err}"
+    if isinstance(err, ImportError) and err.name:
+        return FAILURE_EXIT, f"{err} (an optional dependency: pip install 'vjepa2[train]')"
+    message = str(err).splitlines()[0] if str(err) else ""
+    return FAILURE_EXIT, f"{type(err).__name__}: {message} (rerun with --debug for the traceback)"
+
+
+class VJEPA2Group(TyperGroup):
+    """Runs a verb and turns what it lets through into one line and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PASS_THROUGH:
+            raise
+        except Exception as err:
+            if ctx.params.get("debug"):
+                raise
+            code, message = describe_failure(err)
+            typer.echo(f"Error: {message}", err=True)
+            ctx.exit(code)
+
 
 app = typer.Typer(
     name="vjepa2",
+    cls=VJEPA2Group,
     help=(
         "V-JEPA 2 video models end to end.\n\n"
         "Embed videos, classify actions, train a probe on your labels, pretrain on your footage, "
@@ -18,8 +82,6 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from vjepa2 import __version__
-
         typer.echo(f"vjepa2 {__version__}")
         raise typer.Exit()
 
@@ -28,6 +90,9 @@ def _version(value: bool) -> None:
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of an error instead of one line."
     ),
 ) -> None:
     """V-JEPA 2 video models end to end."""
