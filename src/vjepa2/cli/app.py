@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 from typing import Any
 
-import click
 import typer
 from safetensors import SafetensorError
 from typer.core import TyperGroup
@@ -24,9 +23,8 @@ USAGE_EXIT, FAILURE_EXIT = 2, 1
 # OS errors that mean "the path you gave is wrong" (usage), as opposed to a failing disk or a
 # folder we may not write to (run time).
 _PATH_ERRNOS = {errno.ENOENT, errno.EEXIST, errno.EISDIR, errno.ENOTDIR}
-# What click and typer handle themselves: usage errors, help, exit codes, Ctrl-C.
-PASS_THROUGH = (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, typer.Exit,
-                typer.Abort)  # fmt: skip
+# What typer handles itself: its usage errors (bad or missing options), help, exit codes, Ctrl-C.
+PASS_THROUGH = (typer.TyperException, typer.Exit, typer.Abort)
 
 
 def describe_failure(err: BaseException) -> tuple[int, str]:
@@ -52,7 +50,7 @@ def describe_failure(err: BaseException) -> tuple[int, str]:
 class VJEPA2Group(TyperGroup):
     """Runs a verb and turns what it lets through into one line and an exit code."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: typer.Context) -> Any:
         try:
             return super().invoke(ctx)
         except PASS_THROUGH:

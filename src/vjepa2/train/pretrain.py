@@ -35,6 +35,7 @@ from torch import nn
 from vjepa2 import presets
 from vjepa2.config import VJEPA2Config
 from vjepa2.data.clips import ClipOrder, TrainingClips, iterate_batches, training_videos
+from vjepa2.errors import UsageError
 from vjepa2.models import VJEPA2Model
 from vjepa2.models.encoder import VJEPA2Encoder, gather_tokens
 from vjepa2.models.predictor import VJEPA2Predictor
@@ -127,8 +128,15 @@ def model_config(opts: PretrainOptions, init: VJEPA2Config | None = None) -> VJE
         config = VJEPA2Config.from_json_file(opts.config)
     else:
         config = presets.architecture(opts.arch)
-    config = config.replace(**opts.overrides, crop_size=opts.crop_size, frames_per_clip=opts.frames)
-    config.validate()
+    try:
+        config = config.replace(**opts.overrides, crop_size=opts.crop_size,
+                                frames_per_clip=opts.frames)  # fmt: skip
+        config.validate()
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"--arch/--config/--set: {err}") from None
+    if opts.frames % config.tubelet_size:
+        raise UsageError(f"--frames {opts.frames}: a clip must be a multiple of the tubelet size "
+                         f"({config.tubelet_size} frames)")  # fmt: skip
     return config
 
 
@@ -169,9 +177,12 @@ def build_networks(
     return model.encoder, model.predictor, target
 
 
-def open_run(opts: PretrainOptions, videos: list[Path], ddp: Distributed) -> dict | None:
+def open_run(
+    opts: PretrainOptions, videos: list[Path], ddp: Distributed
+) -> tuple[RunFolder, dict | None]:
     """Check the run folder (refuse to clobber a run, refuse a resume with other options or
-    data), record the run's identity; returns the checkpoint to resume from, if any."""
+    data); returns it, with the run's identity to record once set up, and the checkpoint to
+    resume from, if any."""
     folder = RunFolder(Path(opts.out), RUN_FILES, RUN_MARKERS)
     folder.identity = {
         "options": opts.to_json(),
@@ -183,14 +194,12 @@ def open_run(opts: PretrainOptions, videos: list[Path], ddp: Distributed) -> dic
     if resuming:
         folder.check_identity(PretrainOptions, opts.allow_change, legacy_options="options.json")
     ddp.barrier()  # every process has looked at the folder before rank 0 writes to it
-    if ddp.is_main:
-        folder.write_identity()
     latest = folder.path / "latest.pt"
     if resuming and latest.exists():
-        return load_checkpoint(latest)
+        return folder, load_checkpoint(latest)
     if opts.resume and ddp.is_main:
         log.warning("--resume: no %s yet, starting a new run", latest)
-    return None
+    return folder, None
 
 
 # -- checkpoints ------------------------------------------------------------------------------
@@ -260,6 +269,7 @@ class Pretraining:
     order: ClipOrder
     clips: TrainingClips
     state: RunState
+    folder: RunFolder
     loss: float = math.nan
     lr: float = 0.0
 
@@ -287,7 +297,7 @@ def setup(opts: PretrainOptions) -> Pretraining:
     ddp, device = init_distributed(opts.device)
     dtype = parse_dtype(opts.dtype if opts.dtype != "auto" else _auto_dtype(device))
     videos = training_videos(opts.data)
-    checkpoint = open_run(opts, videos, ddp)
+    folder, checkpoint = open_run(opts, videos, ddp)
     init, init_target = load_init(opts.init) if opts.init and not checkpoint else (None, None)
     if checkpoint:
         config = VJEPA2Config.from_dict(checkpoint["config"])
@@ -316,7 +326,7 @@ def setup(opts: PretrainOptions) -> Pretraining:
         ids = [device.index] if device.type == "cuda" else None
         model = nn.parallel.DistributedDataParallel(trained, device_ids=ids)
     return Pretraining(opts, ddp, device, dtype, config, encoder, predictor, target, trained,
-                       model, optimizer, order, clips, state, lr=opts.start_lr)  # fmt: skip
+                       model, optimizer, order, clips, state, folder, lr=opts.start_lr)  # fmt: skip
 
 
 def train_step(run: Pretraining, clips: torch.Tensor, weight: float) -> tuple[torch.Tensor, ...]:
@@ -354,6 +364,8 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
     """Run (or resume) pretraining; returns a summary (steps, last loss, checkpoint path)."""
     run = setup(opts)
     out, state = Path(opts.out), run.state
+    if run.ddp.is_main:
+        run.folder.write_identity()  # set up without an error: the folder now holds this run
     monitor = Monitor(out, run.config, opts, run.total_steps, enabled=run.ddp.is_main,
                       resumed_step=state.step)  # fmt: skip
     _log_start(run)

@@ -153,9 +153,10 @@ class ProbeRun:
 def open_run(
     run_dir: Path, settings: ProbeSettings, encoder: nn.Module, data: tuple[LabelledSet, ...],
     *, resume: bool, overwrite: bool, allow_change: tuple[str, ...], model_name: str,
-) -> bool:  # fmt: skip
+) -> tuple[RunFolder, bool]:  # fmt: skip
     """Check the run folder (refuse to clobber a run, refuse a resume with other settings, model
-    or data) and record the run's identity and ``settings.json``; returns whether it resumes."""
+    or data); returns it, with the identity to record once the run is set up, and whether the
+    run resumes."""
     folder = RunFolder(run_dir, RUN_FILES, RUN_MARKERS)
     folder.identity = {
         "options": options_json(settings),
@@ -168,9 +169,7 @@ def open_run(
     resuming = folder.open(resume=resume, overwrite=overwrite)
     if resuming:
         folder.check_identity(ProbeSettings, allow_change, legacy_options="settings.json")
-    folder.write_identity()
-    write_text_atomic(run_dir / "settings.json", json_text(options_json(settings)))
-    return resuming
+    return folder, resuming
 
 
 def build_run(
@@ -265,9 +264,10 @@ def train_probe(
     if len(train.id2label) < 2:
         log.warning("the training set has a single class (%s): every prediction is that class, "
                     "whatever the video", ", ".join(train.id2label.values()))  # fmt: skip
-    resuming = open_run(run_dir, settings, backbone.encoder, (train, val, test), resume=resume,
-                        overwrite=overwrite, allow_change=allow_change,
-                        model_name=model_name)  # fmt: skip
+    folder, resuming = open_run(
+        run_dir, settings, backbone.encoder, (train, val, test), resume=resume,
+        overwrite=overwrite, allow_change=allow_change, model_name=model_name,
+    )  # fmt: skip
     probe_report.check_plotting()
     tensorboard = tensorboard_available()
     torch.manual_seed(settings.seed)
@@ -275,6 +275,8 @@ def train_probe(
     checkpoint_path = run_dir / "checkpoints" / "latest.pt"
     if resuming and checkpoint_path.exists():
         run.restore(checkpoint_path)
+    folder.write_identity()  # set up without an error: the folder now holds this run
+    write_text_atomic(run_dir / "settings.json", json.dumps(options_json(settings), indent=1))
     writer = summary_writer(run_dir / "tb", run.state.step, tensorboard)
     begin = time.perf_counter()
     train_epochs(run, writer, checkpoint_path, progress)
@@ -376,10 +378,6 @@ def finish(
     exported.save_pretrained(run_dir / "model")
     probe_report.write(run_dir, metrics, run.losses, test_probs, test_labels, train.id2label)
     return metrics
-
-
-def json_text(values: Any) -> str:
-    return json.dumps(values, indent=1)
 
 
 def export_classifier(backbone: VJEPA2Model, probe: AttentiveClassifier, settings: ProbeSettings,
