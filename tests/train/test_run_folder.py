@@ -44,7 +44,7 @@ def test_a_folder_with_a_run_is_refused_naming_resume_and_overwrite(tmp_path):
     assert folder.open(resume=False, overwrite=False) is False  # empty: a new run
     folder.write_identity()
     (tmp_path / "latest.pt").write_text("30 steps")
-    with pytest.raises(UsageError, match="--resume.*--overwrite"):
+    with pytest.raises(UsageError, match=r"--resume.*--overwrite"):
         _folder(tmp_path).open(resume=False, overwrite=False)
     assert (tmp_path / "latest.pt").read_text() == "30 steps"
     with pytest.raises(UsageError, match="give one of them"):

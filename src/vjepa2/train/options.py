@@ -91,9 +91,15 @@ def refuse_changes(
     refused = [d for d in differences if d[1] == "fixed" or d[0] not in allowed]
     if not refused:
         return
-    listed = "; ".join(f"{name}: {old!r} -> {new!r}" for name, _, old, new in refused)
-    changeable = [name for name, policy, _, _ in refused if policy == "changeable"]
+    listed = "; ".join(f"{_flag(name)}: {old!r} -> {new!r}" for name, _, old, new in refused)
+    changeable = [_flag(name) for name, policy, _, _ in refused if policy == "changeable"]
     hint = " Start a new run with --overwrite or another output folder"
     if changeable:
         hint += f", or accept with --allow-change {' --allow-change '.join(changeable)}"
     raise UsageError(f"--resume: {where} was made with other settings ({listed}).{hint}.")
+
+
+def _flag(name: str) -> str:
+    """An option's name as the command line spells it after ``--`` (``max_steps`` ->
+    ``max-steps``)."""
+    return name.replace("_", "-")
