@@ -9,7 +9,8 @@ traceback instead.
 
 from __future__ import annotations
 
-import errno
+import logging
+import sys
 from typing import Any
 
 import typer
@@ -22,7 +23,7 @@ from vjepa2.errors import UsageError, VJEPA2Error
 USAGE_EXIT, FAILURE_EXIT = 2, 1
 # OS errors that mean "the path you gave is wrong" (usage), as opposed to a failing disk or a
 # folder we may not write to (run time).
-_PATH_ERRNOS = {errno.ENOENT, errno.EEXIST, errno.EISDIR, errno.ENOTDIR}
+_PATH_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError)
 # What typer handles itself: its usage errors (bad or missing options), help, exit codes, Ctrl-C.
 PASS_THROUGH = (typer.TyperException, typer.Exit, typer.Abort)
 
@@ -38,13 +39,38 @@ def describe_failure(err: BaseException) -> tuple[int, str]:
         if err.filename2:
             where = f"{err.filename} -> {err.filename2}: "
         reason = err.strerror or str(err)
-        return (USAGE_EXIT if err.errno in _PATH_ERRNOS else FAILURE_EXIT), f"{where}{reason}"
+        return (USAGE_EXIT if isinstance(err, _PATH_ERRORS) else FAILURE_EXIT), f"{where}{reason}"
     if isinstance(err, SafetensorError):
         return FAILURE_EXIT, f"a safetensors file is corrupt or truncated: {err}"
     if isinstance(err, ImportError) and err.name:
         return FAILURE_EXIT, f"{err} (an optional dependency: pip install 'vjepa2[train]')"
     message = str(err).splitlines()[0] if str(err) else ""
     return FAILURE_EXIT, f"{type(err).__name__}: {message} (rerun with --debug for the traceback)"
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time of the record (test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def show_package_logs(level: int = logging.WARNING) -> None:
+    """Print the package's log records at ``level`` and above on stderr (warnings by default:
+    a missing optional dependency, a skipped file, an implied option)."""
+    logger = logging.getLogger("vjepa2")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        logger.addHandler(_StderrHandler())
+    logger.setLevel(level)
 
 
 class VJEPA2Group(TyperGroup):
@@ -94,3 +120,4 @@ def _root(
     ),
 ) -> None:
     """V-JEPA 2 video models end to end."""
+    show_package_logs()

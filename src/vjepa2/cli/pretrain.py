@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from vjepa2.cli.app import app
+from vjepa2.cli.app import app, show_package_logs
 from vjepa2.cli.options import options_command
 from vjepa2.files import write_text_atomic
 from vjepa2.train import pretrain as pretraining
@@ -43,7 +43,7 @@ def pretrain(options: PretrainOptions) -> None:
     and effective rank). A folder that holds a run is refused unless --resume (continue it
     exactly; other options or data are refused, naming them) or --overwrite (start again).
     """
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    show_package_logs(logging.INFO)
     summary = pretraining.pretrain(options)
     if summary["rank"] == 0:
         typer.echo(
