@@ -1,5 +1,20 @@
 """The loop every trainer shares: epochs of batches from where the run stands, checkpoints at
-fixed step intervals and at epoch ends. What a batch does is the trainer's (``train_batch``)."""
+fixed step intervals and at epoch ends. What a batch does is the trainer's (``train_batch``).
+
+A trainer (probe, pretrain, and the next one, e.g. the action-conditioned predictor) is built
+from the same pieces:
+
+1. an options dataclass whose fields are ``vjepa2.train.options.option(...)`` (help text, range,
+   what ``--resume`` may change); ``vjepa2.cli.options.options_command`` derives its CLI verb;
+2. ``runtime.init_distributed`` for the device and the torchrun process group;
+3. a ``run_folder.RunFolder`` with the names the run writes: ``open`` refuses to clobber a run
+   (or deletes it with ``--overwrite``), ``check_identity`` refuses a resume with other
+   options, model or data, ``write_identity`` records the run once it is set up;
+4. a ``state.RunState`` saved with the modules, the optimiser and ``state.rng_state()`` by
+   ``state.save_atomic``, restored with ``state.set_rng_state`` on resume;
+5. :func:`run_epochs` with the trainer's ``batches`` (a function of epoch and start, so a resume
+   sees the same batches), ``train_batch``, ``save`` and ``end_epoch`` (validation, monitors).
+"""
 
 from __future__ import annotations
 
