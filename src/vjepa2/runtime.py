@@ -1,22 +1,31 @@
-"""Devices and precision: auto-pick cuda > mps > cpu, and the matching autocast context."""
+"""Devices, precision and processes: auto-pick cuda > mps > cpu, the matching autocast context,
+and where this process sits in a ``torchrun`` job."""
 
 from __future__ import annotations
 
 import contextlib
+import os
+from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
+
+from vjepa2.errors import UsageError
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+DEVICE_TYPES = ("auto", "cpu", "cuda", "mps")
+DEFAULT_WORKERS = min(4, max(1, (os.cpu_count() or 2) // 2))  # decoding processes
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` -> cuda if available, else mps, else cpu; otherwise the named device."""
+    """``auto`` -> cuda if available, else mps, else cpu; otherwise the named device
+    (``cpu``, ``cuda``, ``cuda:1``, ``mps``)."""
     if name != "auto":
-        device = torch.device(name)
+        device = parse_device(name)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise ValueError("--device cuda: no CUDA device is available")
+            raise UsageError("--device cuda: no CUDA device is available")
         if device.type == "mps" and not torch.backends.mps.is_available():
-            raise ValueError("--device mps: MPS is not available")
+            raise UsageError("--device mps: MPS is not available")
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")
@@ -25,11 +34,25 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def parse_device(name: str) -> torch.device:
+    """``name`` as a torch device of a type we run on (``auto`` stands for the CPU here); a
+    :class:`UsageError` otherwise."""
+    if name == "auto":
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in DEVICE_TYPES:
+        raise UsageError(f"--device {name!r}: choose auto, cpu, cuda, cuda:N or mps")
+    return device
+
+
 def parse_dtype(name: str) -> torch.dtype:
     try:
         return DTYPES[name]
     except KeyError:
-        raise ValueError(f"unknown dtype {name!r}; choose from {', '.join(DTYPES)}") from None
+        raise UsageError(f"unknown dtype {name!r}; choose from {', '.join(DTYPES)}") from None
 
 
 def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractContextManager:
@@ -37,3 +60,46 @@ def autocast(device: torch.device, dtype: torch.dtype) -> contextlib.AbstractCon
     if dtype == torch.float32:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
+
+
+@dataclass
+class Distributed:
+    """Where this process sits in a torchrun job (rank 0 of 1 without one)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """``values`` averaged over the processes (itself without torchrun)."""
+        if self.enabled:
+            dist.all_reduce(values)
+            values /= self.world_size
+        return values
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+
+def init_distributed(device_name: str) -> tuple[Distributed, torch.device]:
+    """Join the torchrun process group (gloo on CPU, nccl on CUDA) when launched under it."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size == 1:
+        return Distributed(), pick_device(device_name)
+    info = Distributed(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", 0)))
+    device = pick_device(device_name)
+    if device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return info, device

@@ -174,9 +174,12 @@ def test_paper_recipe_sweeps_and_picks_on_validation(toy, tiny, tmp_path):
 
 def test_unfreezing_the_last_block(toy, tiny, tmp_path):
     out = tmp_path / "ft"
-    cli(*args(toy, tiny, out, "--no-cache", "--unfreeze", 1, "--epochs", 1, "--lr", "1e-3",
-              "--batch-size", 4, "--flip", 0))  # fmt: skip
-    assert json.loads((out / "settings.json").read_text())["flip"] == 0.0
+    # --unfreeze without --no-cache implies it and says so (the cache holds frozen features).
+    text = cli(*args(toy, tiny, out, "--unfreeze", 1, "--epochs", 1, "--lr", "1e-3",
+                     "--batch-size", 4, "--flip", 0))  # fmt: skip
+    assert "no-cache" in text
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["flip"] == 0.0 and settings["cache"] is False
     before, after = vjepa2.load(tiny), vjepa2.load(out / "model")
     changed = {
         name
@@ -193,7 +196,43 @@ def test_bad_arguments(toy, tiny, tmp_path):
         ["train-probe", "--data", train, "--train", train, "-m", str(tiny), "-o", str(tmp_path)],
     )
     assert both.exit_code == 2
-    cached_unfreeze = runner.invoke(app, [*map(str, args(toy, tiny, tmp_path, "--unfreeze", 1))])
-    assert cached_unfreeze.exit_code == 2 and "no-cache" in cached_unfreeze.output
     bad_flip = runner.invoke(app, [*map(str, args(toy, tiny, tmp_path, "--flip", 2))])
     assert bad_flip.exit_code == 2 and "probability" in bad_flip.output
+
+
+def test_a_run_folder_is_never_overwritten_silently(toy, tiny, tmp_path, monkeypatch):
+    """Without tensorboard the run trains and says so; a second run into its folder is refused
+    (naming --resume and --overwrite); --resume with other settings or data is refused naming
+    them; --overwrite starts again."""
+    out = tmp_path / "run"
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    text = cli(*args(toy, tiny, out, "--epochs", 1, "--batch-size", 4, "--accumulation", 1))
+    assert "tensorboard is not installed" in text and not (out / "tb").exists()
+    before = (out / "metrics.json").read_text()
+    again = runner.invoke(app, [*map(str, args(toy, tiny, out, "--epochs", 1))])
+    assert again.exit_code == 2 and "--resume" in again.output and "--overwrite" in again.output
+    assert (out / "metrics.json").read_text() == before
+    other_lr = runner.invoke(app, [*map(str, args(toy, tiny, out, "--epochs", 1, "--batch-size",
+                                                  4, "--accumulation", 1, "--lr", "1e-3",
+                                                  "--resume"))])  # fmt: skip
+    assert other_lr.exit_code == 2 and "lrs: [1e-05] -> [0.001]" in other_lr.output
+    swapped = [*map(str, args(toy, tiny, out, "--epochs", 1, "--batch-size", 4,
+                              "--accumulation", 1, "--resume"))]  # fmt: skip
+    swapped[swapped.index(str(toy / "train.csv"))] = str(toy / "test.csv")
+    other_data = runner.invoke(app, swapped)
+    assert other_data.exit_code == 2 and "data:" in other_data.output
+    assert (out / "metrics.json").read_text() == before
+    cli(*args(toy, tiny, out, "--epochs", 2, "--batch-size", 4, "--accumulation", 1,
+              "--overwrite"))  # fmt: skip
+    assert len(metrics(out)["history"]) == 2
+
+
+def test_a_single_class_trains_with_a_warning(toy, tiny, tmp_path):
+    lines = (toy / "train.csv").read_text().splitlines()
+    header, rows = lines[0], [r for r in lines[1:] if r.endswith("translate_left")]
+    one = tmp_path / "one.csv"
+    one.write_text("\n".join([header, *(f"{toy / r.split(',')[0]},{r.split(',')[1]}"
+                                        for r in rows[:6])]) + "\n")  # fmt: skip
+    text = cli("train-probe", "--data", one, "--split", "0.5", "0.25", "0.25", "-m", tiny,
+               "-o", tmp_path / "run", "--workers", 0, "-q", "--epochs", 1)  # fmt: skip
+    assert "single class" in text

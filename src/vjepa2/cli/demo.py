@@ -7,9 +7,17 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
+from rich.console import Console
+from rich.table import Table
 
+import vjepa2
 from vjepa2.cli.app import app
+from vjepa2.data.motion import DEMO_CLASSES, MotionSettings, render_clip
+from vjepa2.errors import UsageError
+from vjepa2.presets import DEMO_DIR
+from vjepa2.video.synthetic import encode_video
 
 
 @app.command()
@@ -18,13 +26,14 @@ def demo(
         Path | None, typer.Option(help="Classify this file instead of a generated clip.")
     ] = None,
     motion: Annotated[
-        str | None, typer.Option(help="Motion to draw (e.g. rotate_cw); default: picked by --seed.")
+        str | None,
+        typer.Option(help=f"Motion to draw: {', '.join(DEMO_CLASSES)}; default: picked by --seed."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Which generated clip.")] = 0,
     out: Annotated[Path, typer.Option(help="Where to write the generated clip.")] = Path(
         "vjepa2-demo.mp4"
     ),
-    top_k: Annotated[int, typer.Option(help="Labels to show.")] = 5,
+    top_k: Annotated[int, typer.Option(help="Labels to show.", min=1)] = 5,
 ) -> None:
     """Draw a clip of the synthetic motion benchmark, write it as an mp4, and classify it with
     the demo model shipped in the package (no download, no GPU).
@@ -36,21 +45,19 @@ def demo(
     left/right/up/down, grows or shrinks over a flat background. How it was made and its
     held-out accuracy: docs/pretraining.md. `vjepa2 classify VIDEO --model demo` runs the same
     model on any file.
+
+    **Examples**
+
+    ```
+    vjepa2 demo
+    vjepa2 demo --motion grow --seed 3
+    vjepa2 demo --video my_clip.mp4 --top-k 3
+    ```
     """
-    import numpy as np
-    from rich.console import Console
-    from rich.table import Table
-
-    import vjepa2
-    from vjepa2.data.motion import MotionSettings, render_clip
-    from vjepa2.presets import DEMO_DIR
-    from vjepa2.video.synthetic import encode_video
-
+    if video is not None and not video.is_file():
+        raise UsageError(f"--video {video}: no such file")
     start = time.perf_counter()
-    try:
-        model = vjepa2.load("demo")
-    except FileNotFoundError as err:
-        raise typer.BadParameter(str(err)) from err
+    model = vjepa2.load("demo")
     recipe = json.loads((DEMO_DIR / "motion.json").read_text())
     classes = list(model.id2label.values())
     truth = None
@@ -58,7 +65,7 @@ def demo(
         rng = np.random.default_rng([20260, seed])
         truth = motion or classes[int(rng.integers(len(classes)))]
         if truth not in classes:
-            raise typer.BadParameter(f"choose one of {', '.join(classes)}", param_hint="--motion")
+            raise UsageError(f"--motion {truth}: choose one of {', '.join(classes)}")
         frames = render_clip(truth, rng, MotionSettings(**_tuples(recipe["settings"])))
         video = encode_video(out, frames, fps=recipe["fps"])
     predictions = vjepa2.classify(video, model=model, top_k=top_k)

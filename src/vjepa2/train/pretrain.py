@@ -22,78 +22,44 @@ and predictor are wrapped in DistributedDataParallel; rank 0 alone logs and writ
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from vjepa2 import presets
 from vjepa2.config import VJEPA2Config
 from vjepa2.data.clips import ClipOrder, TrainingClips, iterate_batches, training_videos
+from vjepa2.errors import UsageError
 from vjepa2.models import VJEPA2Model
 from vjepa2.models.encoder import VJEPA2Encoder, gather_tokens
 from vjepa2.models.predictor import VJEPA2Predictor
-from vjepa2.train.masks import DEFAULT_MASKS, MaskConfig, sample_masks, step_generator
+from vjepa2.runtime import Distributed, autocast, init_distributed, parse_dtype
+from vjepa2.train.loop import LoopPlan, run_epochs
+from vjepa2.train.masks import sample_masks, step_generator
 from vjepa2.train.optim import linear, param_groups, set_lr, warmup_cosine
 from vjepa2.train.pretrain_monitor import Monitor
-from vjepa2.train.state import load_checkpoint, rng_state, save_atomic, set_rng_state
+from vjepa2.train.pretrain_options import PretrainOptions
+from vjepa2.train.run_folder import RunFolder, file_digest, list_digest
+from vjepa2.train.state import RunState, load_checkpoint, rng_state, save_atomic, set_rng_state
+from vjepa2.video.transforms import TrainTransform
+from vjepa2.weights import load
+from vjepa2.weights.keymaps import strip_wrappers
+
+__all__ = ["PretrainOptions", "pretrain"]
 
 log = logging.getLogger("vjepa2.pretrain")
 
 TARGET_LAYER_NORM_EPS = 1e-5
 WRAPPER = "module.backbone."  # key prefix of the original DDP(MultiSeqWrapper(...)) modules
-
-
-@dataclass
-class PretrainOptions:
-    """Everything ``vjepa2 pretrain`` takes; see the CLI help for each option."""
-
-    data: str
-    out: Path
-    arch: str = "vit-tiny"
-    config: str | None = None
-    init: str | None = None
-    overrides: dict[str, Any] = field(default_factory=dict)
-    epochs: int = 10
-    batch_size: int = 16
-    lr: float = 5.25e-4
-    start_lr: float = 1e-4
-    final_lr: float | None = None
-    warmup: float = 1.0
-    weight_decay: float = 0.04
-    ema: tuple[float, float] = (0.99925, 1.0)
-    clip_grad: float | None = 10.0
-    frames: int = 16
-    fps: float = 4.0
-    crop_size: int = 256
-    crop_scale: tuple[float, float] = (0.3, 1.0)
-    masks: tuple[MaskConfig, ...] = DEFAULT_MASKS
-    workers: int = 2
-    cache_frames: bool = False
-    device: str = "auto"
-    dtype: str = "auto"
-    seed: int = 0
-    resume: bool = False
-    checkpoint_every: int = 0
-    keep_epochs: bool = False
-    log_every: int = 10
-    probe_data: str | None = None
-    probe_every: int = 1
-    max_steps: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The options as JSON values, masks as their ``--mask`` text (options.json and the
-        checkpoint's ``options``)."""
-        values = json.loads(json.dumps(asdict(self), default=str))
-        values["masks"] = [mask.spec() for mask in self.masks]
-        return values
+RUN_FILES = ("run.json", "latest.pt", "epoch-*.pt", "metrics.jsonl", "options.json",
+             "config.json", "tb")  # fmt: skip
+RUN_MARKERS = ("run.json", "latest.pt", "metrics.jsonl", "options.json")
 
 
 # -- the objective ----------------------------------------------------------------------------
@@ -156,27 +122,29 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
 def model_config(opts: PretrainOptions, init: VJEPA2Config | None = None) -> VJEPA2Config:
     """The architecture to train: ``init``'s (continued pretraining), ``--config``'s or
     ``--arch``'s, with the ``--set`` overrides, at the training crop size and clip length."""
-    from vjepa2 import presets
-
     if init is not None:
         config = init.replace(id2label=None, architectures=None)
     elif opts.config:
         config = VJEPA2Config.from_json_file(opts.config)
     else:
         config = presets.architecture(opts.arch)
-    config = config.replace(**opts.overrides, crop_size=opts.crop_size, frames_per_clip=opts.frames)
-    config.validate()
+    try:
+        config = config.replace(**opts.overrides, crop_size=opts.crop_size,
+                                frames_per_clip=opts.frames)  # fmt: skip
+        config.validate()
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"--arch/--config/--set: {err}") from None
+    if opts.frames % config.tubelet_size:
+        raise UsageError(f"--frames {opts.frames}: a clip must be a multiple of the tubelet size "
+                         f"({config.tubelet_size} frames)")  # fmt: skip
     return config
 
 
 def load_init(source: str) -> tuple[VJEPA2Model, VJEPA2Encoder | None]:
     """The model to continue pretraining from, and its EMA target encoder when the source is an
     original ``.pt`` that has one."""
-    from vjepa2.weights import load
-
     model = load(source)
-    if not isinstance(model, VJEPA2Model):
-        model = model.backbone  # a classifier checkpoint: keep its encoder (and predictor)
+    model = model.backbone if hasattr(model, "backbone") else model  # a classifier: its encoder
     target = None
     if Path(source).suffix in (".pt", ".pth") and "target_encoder" in load_checkpoint(source):
         target = load(source, checkpoint_key="target_encoder").encoder
@@ -209,38 +177,29 @@ def build_networks(
     return model.encoder, model.predictor, target
 
 
-@dataclass
-class Distributed:
-    """Where this process sits in a torchrun job (rank 0 of 1 without one)."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device_name: str) -> tuple[Distributed, torch.device]:
-    """Join the torchrun process group (gloo on CPU, nccl on CUDA) when launched under it."""
-    from vjepa2.runtime import pick_device
-
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size == 1:
-        return Distributed(), pick_device(device_name)
-    info = Distributed(int(os.environ["RANK"]), world_size, int(os.environ.get("LOCAL_RANK", 0)))
-    device = pick_device(device_name)
-    if device.type == "cuda":
-        device = torch.device("cuda", info.local_rank)
-        torch.cuda.set_device(device)
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return info, device
+def open_run(
+    opts: PretrainOptions, videos: list[Path], ddp: Distributed
+) -> tuple[RunFolder, dict | None]:
+    """Check the run folder (refuse to clobber a run, refuse a resume with other options or
+    data); returns it, with the run's identity to record once set up, and the checkpoint to
+    resume from, if any."""
+    folder = RunFolder(Path(opts.out), RUN_FILES, RUN_MARKERS)
+    folder.identity = {
+        "options": opts.to_json(),
+        "data": list_digest(str(p.resolve()) for p in videos),
+        "config": file_digest(opts.config),
+        "init": file_digest(opts.init),
+    }
+    resuming = folder.open(resume=opts.resume, overwrite=opts.overwrite, main=ddp.is_main)
+    if resuming:
+        folder.check_identity(PretrainOptions, opts.allow_change, legacy_options="options.json")
+    ddp.barrier()  # every process has looked at the folder before rank 0 writes to it
+    latest = folder.path / "latest.pt"
+    if resuming and latest.exists():
+        return folder, load_checkpoint(latest)
+    if opts.resume and ddp.is_main:
+        log.warning("--resume: no %s yet, starting a new run", latest)
+    return folder, None
 
 
 # -- checkpoints ------------------------------------------------------------------------------
@@ -248,12 +207,6 @@ def init_distributed(device_name: str) -> tuple[Distributed, torch.device]:
 
 def _wrapped(module: nn.Module) -> dict[str, torch.Tensor]:
     return {WRAPPER + k: v.detach().cpu() for k, v in module.state_dict().items()}
-
-
-def _unwrapped(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    from vjepa2.weights.keymaps import strip_wrappers
-
-    return strip_wrappers(state)
 
 
 def checkpoint_state(
@@ -295,27 +248,59 @@ def checkpoint_state(
     }
 
 
-# -- the loop ---------------------------------------------------------------------------------
+# -- the run ----------------------------------------------------------------------------------
 
 
-def pretrain(opts: PretrainOptions) -> dict[str, Any]:
-    """Run (or resume) pretraining; returns a summary (steps, last loss, checkpoint path)."""
-    from vjepa2.runtime import autocast, parse_dtype
-    from vjepa2.video.transforms import TrainTransform
+@dataclass
+class Pretraining:
+    """What one pretraining run works with, built by :func:`setup`."""
 
-    ddp_info, device = init_distributed(opts.device)
+    opts: PretrainOptions
+    ddp: Distributed
+    device: torch.device
+    dtype: torch.dtype
+    config: VJEPA2Config
+    encoder: VJEPA2Encoder
+    predictor: VJEPA2Predictor
+    target: VJEPA2Encoder
+    trained: ContextPredictor
+    model: nn.Module  # ``trained``, wrapped in DistributedDataParallel under torchrun
+    optimizer: torch.optim.Optimizer
+    order: ClipOrder
+    clips: TrainingClips
+    state: RunState
+    folder: RunFolder
+    loss: float = math.nan
+    lr: float = 0.0
+
+    @property
+    def total_steps(self) -> int:
+        return self.opts.epochs * self.order.steps_per_epoch
+
+    def save(self, *paths: Path) -> None:
+        """Write the checkpoint to ``paths`` (rank 0 only)."""
+        if not self.ddp.is_main:
+            return
+        checkpoint = checkpoint_state(
+            self.encoder, self.predictor, self.target, self.optimizer, self.config,
+            epoch=self.state.epoch, batch_in_epoch=self.state.position, step=self.state.step,
+            loss=self.loss, lr=self.lr, batch_size=self.opts.batch_size,
+            world_size=self.ddp.world_size, opts=self.opts,
+        )  # fmt: skip
+        for path in paths:
+            save_atomic(checkpoint, path)
+
+
+def setup(opts: PretrainOptions) -> Pretraining:
+    """Processes, run folder, networks, optimiser and data; restored from ``latest.pt`` on
+    ``--resume``."""
+    ddp, device = init_distributed(opts.device)
     dtype = parse_dtype(opts.dtype if opts.dtype != "auto" else _auto_dtype(device))
-    out = Path(opts.out)
-    latest = out / "latest.pt"
-    resume_from = load_checkpoint(latest) if opts.resume and latest.exists() else None
-    if opts.resume and resume_from is None and ddp_info.is_main:
-        log.warning("--resume: no %s yet, starting a new run", latest)
-
-    init, init_target = None, None
-    if opts.init and not resume_from:
-        init, init_target = load_init(opts.init)
-    if resume_from:
-        config = VJEPA2Config.from_dict(resume_from["config"])
+    videos = training_videos(opts.data)
+    folder, checkpoint = open_run(opts, videos, ddp)
+    init, init_target = load_init(opts.init) if opts.init and not checkpoint else (None, None)
+    if checkpoint:
+        config = VJEPA2Config.from_dict(checkpoint["config"])
     else:
         config = model_config(opts, init.config if init is not None else None)
     encoder, predictor, target = build_networks(config, opts.seed, init, init_target)
@@ -324,123 +309,116 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
     optimizer = torch.optim.AdamW(
         param_groups([encoder, predictor], opts.weight_decay), betas=(0.9, 0.999), eps=1e-8
     )
-
-    paths = training_videos(opts.data)
-    order = ClipOrder(len(paths), opts.batch_size, opts.seed, ddp_info.rank, ddp_info.world_size)
     transform = TrainTransform(crop_size=opts.crop_size, scale=opts.crop_scale)
-    clips_data = TrainingClips(
-        paths, transform, opts.frames, opts.fps, opts.seed, cache=opts.cache_frames
-    )
-    steps_per_epoch = order.steps_per_epoch
-    total_steps = opts.epochs * steps_per_epoch
-    warmup_steps = round(opts.warmup * steps_per_epoch)
+    order = ClipOrder(len(videos), opts.batch_size, opts.seed, ddp.rank, ddp.world_size)
+    clips = TrainingClips(videos, transform, opts.frames, opts.fps, opts.seed,
+                          cache=opts.cache_frames)  # fmt: skip
+    state = RunState()
+    if checkpoint:
+        encoder.load_state_dict(strip_wrappers(checkpoint["encoder"]))
+        predictor.load_state_dict(strip_wrappers(checkpoint["predictor"]))
+        target.load_state_dict(strip_wrappers(checkpoint["target_encoder"]))
+        optimizer.load_state_dict(checkpoint["opt"])
+        state = RunState(checkpoint["epoch"], checkpoint["batch_in_epoch"], checkpoint["step"])
+        set_rng_state(checkpoint["rng"])
+    model: nn.Module = trained
+    if ddp.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        model = nn.parallel.DistributedDataParallel(trained, device_ids=ids)
+    return Pretraining(opts, ddp, device, dtype, config, encoder, predictor, target, trained,
+                       model, optimizer, order, clips, state, folder, lr=opts.start_lr)  # fmt: skip
+
+
+def train_step(run: Pretraining, clips: torch.Tensor, weight: float) -> tuple[torch.Tensor, ...]:
+    """One optimiser step on ``clips`` ``[B, T, C, H, W]``: targets, masked prediction, L1 loss
+    per mask, AdamW, EMA. Returns (losses averaged over processes ``[M]``, momentum, grad norm
+    or None, targets ``[B, N, D]``)."""
+    opts, step = run.opts, run.state.step
+    warmup_steps = round(opts.warmup * run.order.steps_per_epoch)
     final_lr = opts.lr if opts.final_lr is None else opts.final_lr
-    grid = encoder.token_grid((1, opts.frames, config.in_chans, opts.crop_size, opts.crop_size))
+    run.lr = warmup_cosine(step, warmup_steps, run.total_steps, opts.lr, opts.start_lr, final_lr)
+    set_lr(run.optimizer, run.lr)
+    momentum = linear(step, run.total_steps, *opts.ema)
+    grid = run.encoder.token_grid(clips.shape)
+    generator = step_generator(opts.seed, step, run.ddp.rank)
+    masks = [
+        (context_idx.to(run.device), target_idx.to(run.device))
+        for context_idx, target_idx in sample_masks(clips.size(0), grid, opts.masks, generator)
+    ]
+    with autocast(run.device, run.dtype):
+        targets = target_features(run.target, clips)
+        losses = run.model(clips, masks, targets)
+    loss = losses.mean() * weight
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    grad_norm = None
+    if opts.clip_grad:
+        grad_norm = float(nn.utils.clip_grad_norm_(run.trained.parameters(), opts.clip_grad))
+    run.optimizer.step()
+    ema_update(run.target, run.encoder, momentum)
+    run.state.step += 1
+    return run.ddp.mean(losses.detach().float()), momentum, grad_norm, targets
 
-    epoch, batch_in_epoch, step = 0, 0, 0
-    if resume_from:
-        encoder.load_state_dict(_unwrapped(resume_from["encoder"]))
-        predictor.load_state_dict(_unwrapped(resume_from["predictor"]))
-        target.load_state_dict(_unwrapped(resume_from["target_encoder"]))
-        optimizer.load_state_dict(resume_from["opt"])
-        epoch, batch_in_epoch = resume_from["epoch"], resume_from["batch_in_epoch"]
-        step = resume_from["step"]
-        set_rng_state(resume_from["rng"])
-    model = trained
-    if ddp_info.enabled:
-        model = nn.parallel.DistributedDataParallel(
-            trained, device_ids=[device.index] if device.type == "cuda" else None
+
+def pretrain(opts: PretrainOptions) -> dict[str, Any]:
+    """Run (or resume) pretraining; returns a summary (steps, last loss, checkpoint path)."""
+    run = setup(opts)
+    out, state = Path(opts.out), run.state
+    if run.ddp.is_main:
+        run.folder.write_identity()  # set up without an error: the folder now holds this run
+    monitor = Monitor(out, run.config, opts, run.total_steps, enabled=run.ddp.is_main,
+                      resumed_step=state.step)  # fmt: skip
+    _log_start(run)
+    last_step = run.total_steps if opts.max_steps is None else min(run.total_steps, opts.max_steps)
+    reported: set[str] = set()  # unreadable files, each logged once
+    blank = (1, opts.frames, run.config.in_chans, opts.crop_size, opts.crop_size)
+
+    def batches(epoch: int, start: int):
+        keys = run.order.batches(epoch, start=start)[: last_step - state.step]
+        return iterate_batches(run.clips, keys, opts.workers)
+
+    def train_batch(batch) -> bool:
+        clips, skipped = batch
+        for item in skipped:
+            if item.path not in reported:
+                log.warning("skipping %s: %s", item.path, item.reason)
+                reported.add(item.path)
+        weight = 0.0 if clips is None else 1.0  # no readable file: a zero-weight step keeps DDP
+        clips = torch.zeros(blank) if clips is None else clips  # in step
+        losses, momentum, grad_norm, targets = train_step(
+            run, clips.to(run.device, non_blocking=True), weight
         )
+        run.loss = float(losses.mean())
+        monitor.step(
+            step=state.step, epoch=state.epoch, losses=losses.tolist(), lr=run.lr,
+            momentum=momentum, grad_norm=grad_norm, clips=clips.size(0) * run.ddp.world_size,
+            targets=targets, skipped=len(skipped),
+        )  # fmt: skip
+        return True
 
-    monitor = Monitor(out, config, opts, total_steps, enabled=ddp_info.is_main, resumed_step=step)
+    def end_epoch() -> None:
+        if opts.keep_epochs:
+            run.save(out / f"epoch-{state.epoch:04d}.pt")
+        if opts.probe_data and state.epoch % opts.probe_every == 0:
+            monitor.probe(run.target, opts.probe_data, run.device, run.dtype, state.step)
 
-    def save(*paths: Path) -> None:
-        if ddp_info.is_main:
-            state = checkpoint_state(
-                encoder, predictor, target, optimizer, config, epoch=epoch,
-                batch_in_epoch=batch_in_epoch, step=step, loss=loss_value, lr=lr,
-                batch_size=opts.batch_size, world_size=ddp_info.world_size, opts=opts,
-            )  # fmt: skip
-            for path in paths:
-                save_atomic(state, path)
+    plan = LoopPlan(opts.epochs, run.order.steps_per_epoch, opts.checkpoint_every, last_step)
+    run_epochs(state, plan, batches, train_batch, lambda: run.save(out / "latest.pt"), end_epoch)
+    monitor.close()
+    run.ddp.barrier()
+    return {"steps": state.step, "epoch": state.epoch, "loss": run.loss,
+            "checkpoint": str(out / "latest.pt"), "rank": run.ddp.rank}  # fmt: skip
 
-    if ddp_info.is_main:
+
+def _log_start(run: Pretraining) -> None:
+    if run.ddp.is_main:
         log.info(
             "%d videos, %d steps per epoch (batch %d × %d processes), %d steps in all; "
             "encoder %.2fM + predictor %.2fM parameters on %s (%s)",
-            len(paths), steps_per_epoch, opts.batch_size, ddp_info.world_size, total_steps,
-            _millions(encoder), _millions(predictor), device, str(dtype).removeprefix("torch."),
+            len(run.clips), run.order.steps_per_epoch, run.opts.batch_size, run.ddp.world_size,
+            run.total_steps, _millions(run.encoder), _millions(run.predictor), run.device,
+            str(run.dtype).removeprefix("torch."),
         )  # fmt: skip
-
-    last_step = total_steps if opts.max_steps is None else min(total_steps, opts.max_steps)
-    loss_value, lr = math.nan, opts.start_lr
-    reported: set[str] = set()  # unreadable files, each logged once
-    while step < last_step:
-        batches = order.batches(epoch, start=batch_in_epoch)[: last_step - step]
-        for clips, skipped in iterate_batches(clips_data, batches, opts.workers):
-            for item in skipped:
-                if item.path not in reported:
-                    log.warning("skipping %s: %s", item.path, item.reason)
-                    reported.add(item.path)
-            weight = 1.0
-            if (
-                clips is None
-            ):  # every file of the batch failed: a zero-weight step keeps DDP in step
-                clips = torch.zeros(1, opts.frames, config.in_chans, opts.crop_size, opts.crop_size)
-                weight = 0.0
-            clips = clips.to(device, non_blocking=True)
-
-            lr = warmup_cosine(step, warmup_steps, total_steps, opts.lr, opts.start_lr, final_lr)
-            set_lr(optimizer, lr)
-            momentum = linear(step, total_steps, *opts.ema)
-            generator = step_generator(opts.seed, step, ddp_info.rank)
-            masks = [
-                (context_idx.to(device), target_idx.to(device))
-                for context_idx, target_idx in sample_masks(
-                    clips.size(0), grid, opts.masks, generator
-                )
-            ]
-            with autocast(device, dtype):
-                targets = target_features(target, clips)
-                losses = model(clips, masks, targets)
-            loss = losses.mean() * weight
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = None
-            if opts.clip_grad:
-                grad_norm = float(nn.utils.clip_grad_norm_(trained.parameters(), opts.clip_grad))
-            optimizer.step()
-            ema_update(target, encoder, momentum)
-            step += 1
-            batch_in_epoch += 1
-
-            reduced = losses.detach().float()
-            if ddp_info.enabled:
-                dist.all_reduce(reduced)
-                reduced /= ddp_info.world_size
-            loss_value = float(reduced.mean())
-            monitor.step(
-                step=step, epoch=epoch, losses=reduced.tolist(), lr=lr, momentum=momentum,
-                grad_norm=grad_norm, clips=clips.size(0) * ddp_info.world_size, targets=targets,
-                skipped=len(skipped),
-            )  # fmt: skip
-            if opts.checkpoint_every and step % opts.checkpoint_every == 0:
-                save(latest)
-
-        epoch_done = batch_in_epoch == steps_per_epoch
-        if epoch_done:
-            epoch, batch_in_epoch = epoch + 1, 0
-        paths = [latest]
-        if epoch_done and opts.keep_epochs:
-            paths.append(out / f"epoch-{epoch:04d}.pt")
-        save(*paths)
-        if epoch_done and opts.probe_data and epoch % opts.probe_every == 0:
-            monitor.probe(target, opts.probe_data, device, dtype, step)
-    monitor.close()
-    if ddp_info.enabled:
-        dist.barrier()
-    return {"steps": step, "epoch": epoch, "loss": loss_value, "checkpoint": str(latest),
-            "rank": ddp_info.rank}  # fmt: skip
 
 
 def _auto_dtype(device: torch.device) -> str:

@@ -18,14 +18,17 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from vjepa2.config import VJEPA2Config
-
-if TYPE_CHECKING:
-    from vjepa2.train.pretrain import PretrainOptions
+from vjepa2.data import read_labelled, split_examples
+from vjepa2.files import write_text_atomic
+from vjepa2.train.pretrain_options import PretrainOptions
+from vjepa2.train.pretrain_probe import accuracy, encode_videos, fit_logistic
+from vjepa2.train.run_folder import summary_writer, truncate_jsonl
 
 log = logging.getLogger("vjepa2.pretrain")
 
@@ -68,13 +71,11 @@ class Monitor:
             return
         out.mkdir(parents=True, exist_ok=True)
         config.save(out)
-        (out / "options.json").write_text(json.dumps(opts.to_json(), indent=2) + "\n")
+        write_text_atomic(out / "options.json", json.dumps(opts.to_json(), indent=2) + "\n")
         self.metrics_path = out / "metrics.jsonl"
-        _truncate_metrics(self.metrics_path, resumed_step)
+        truncate_jsonl(self.metrics_path, resumed_step)
         self.metrics = self.metrics_path.open("a")
-        self.writer = _summary_writer(out / "tb", resumed_step)
-        from tqdm import tqdm
-
+        self.writer = summary_writer(out / "tb", resumed_step + 1 if resumed_step else None)
         self.bar = tqdm(total=total_steps, initial=resumed_step, unit="step", dynamic_ncols=True)
         self.last_time = time.perf_counter()
         self.window_clips = 0
@@ -117,8 +118,6 @@ class Monitor:
         self.bar.update(1)
 
     def _scalars(self, record: dict[str, Any], step: int) -> None:
-        if self.writer is None:
-            return
         names = {
             "loss": "loss/total", "lr": "opt/lr", "ema": "opt/ema_momentum",
             "grad_norm": "opt/grad_norm", "clips_per_s": "speed/clips_per_s",
@@ -143,8 +142,6 @@ class Monitor:
         ``labelled`` set and log its accuracy on the other half."""
         if not self.enabled:
             return None
-        from vjepa2.train.pretrain_probe import accuracy, encode_videos, fit_logistic
-
         train, val = self._probe_split(labelled)
         opts = self.opts
         encode = dict(frames=opts.frames, target_fps=opts.fps, crop_size=opts.crop_size,
@@ -164,8 +161,6 @@ class Monitor:
 
     def _probe_split(self, labelled: str):
         if self._probe_set is None:
-            from vjepa2.data import read_labelled, split_examples
-
             train, val, _ = split_examples(read_labelled(labelled), (0.5, 0.5, 0.0), seed=0)
             self._probe_set = (train, val)
         return self._probe_set
@@ -175,25 +170,4 @@ class Monitor:
             return
         self.bar.close()
         self.metrics.close()
-        if self.writer is not None:
-            self.writer.close()
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Keep the records up to ``step`` (a resumed run rewrites what came after its checkpoint)."""
-    if not path.exists():
-        return
-    kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
-    path.write_text("".join(line + "\n" for line in kept))
-
-
-def _summary_writer(directory: Path, resumed_step: int):
-    """A TensorBoard writer that drops events after ``resumed_step``, or ``None`` (with a
-    warning) when tensorboard is not installed."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        log.warning("tensorboard is not installed (pip install 'vjepa2[train]'): "
-                    "metrics go to metrics.jsonl only")  # fmt: skip
-        return None
-    return SummaryWriter(str(directory), purge_step=resumed_step + 1 if resumed_step else None)
+        self.writer.close()

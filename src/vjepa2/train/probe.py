@@ -11,13 +11,16 @@ Two recipes (every setting can be overridden):
   heads and eps 1e-5 as the original probes; 2 segments × 3 views at evaluation.
 
 The loop reads like the recipe: for each epoch, for each batch, sum the heads' cross-entropy,
-step every ``accumulation`` batches, validate at the end of the epoch, checkpoint.
+step every ``accumulation`` batches, validate at the end of the epoch, checkpoint. The epochs,
+checkpoints and resume are the skeleton every trainer shares (`vjepa2.train.loop`,
+`vjepa2.train.state`, `vjepa2.train.run_folder`); the settings live in
+`vjepa2.train.probe_settings`.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -31,88 +34,29 @@ from tqdm import tqdm
 
 from vjepa2.data.manifest import LabelledSet
 from vjepa2.data.video_clips import ClipSpec
+from vjepa2.files import write_text_atomic
 from vjepa2.models.classifier import AttentiveClassifier
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
 from vjepa2.runtime import parse_dtype
 from vjepa2.train import probe_report
-from vjepa2.train.features import FeatureCache, read_failures
+from vjepa2.train.features import FeatureCache, encoder_fingerprint, read_failures
+from vjepa2.train.loop import LoopPlan, run_epochs
 from vjepa2.train.optim import param_groups, set_lr, warmup_cosine
+from vjepa2.train.options import options_json
 from vjepa2.train.probe_data import CachedFeatures, OnlineFeatures, epoch_order
-from vjepa2.train.state import load_checkpoint, rng_state, save_atomic, set_rng_state
+from vjepa2.train.probe_settings import RECIPES, ProbeSettings
+from vjepa2.train.run_folder import RunFolder, list_digest, summary_writer, tensorboard_available
+from vjepa2.train.state import RunState, load_checkpoint, rng_state, save_atomic, set_rng_state
 from vjepa2.video.transforms import TrainTransform
 from vjepa2.weights import save as save_model
 
-RECIPES: dict[str, dict[str, Any]] = {
-    "card": dict(epochs=5, batch_size=1, accumulation=4, optimizer="adam", lrs=(1e-5,),
-                 weight_decays=(0.0,), schedule="constant", probe_heads=None, probe_eps=None,
-                 segments=1, views=1, augment_scale=(0.3, 1.0), flip=0.5),
-    "paper": dict(epochs=20, batch_size=16, accumulation=1, optimizer="adamw",
-                  lrs=(5e-3, 3e-3, 1e-3, 3e-4, 1e-4), weight_decays=(0.01, 0.1, 0.4, 0.8),
-                  schedule="cosine", probe_heads=16, probe_eps=1e-5, segments=2, views=3,
-                  augment_scale=(0.08, 1.0), flip=0.0),
-}  # fmt: skip
+__all__ = ["RECIPES", "ProbeSettings", "export_classifier", "train_probe"]
 
+log = logging.getLogger("vjepa2.train")
 
-@dataclass
-class ProbeSettings:
-    """Everything a probe run depends on; saved in the run folder and checked on resume."""
-
-    recipe: str = "card"
-    epochs: int = 5
-    batch_size: int = 1
-    accumulation: int = 4
-    optimizer: str = "adam"
-    lrs: tuple[float, ...] = (1e-5,)
-    weight_decays: tuple[float, ...] = (0.0,)
-    schedule: str = "constant"
-    warmup_epochs: float = 0.0
-    probe_heads: int | None = None
-    probe_eps: float | None = None
-    probe_blocks: int = 3
-    frames: int | None = None
-    frame_step: int | None = None
-    segments: int = 1
-    views: int = 1
-    cache: bool = True
-    cache_storage: str = "fp16"
-    augment: bool = True
-    augment_scale: tuple[float, float] = (0.3, 1.0)
-    flip: float = 0.5
-    unfreeze: int = 0
-    dtype: str = "fp32"
-    seed: int = 0
-    checkpoint_every: int = 0
-    encode_batch_size: int = 8
-    workers: int = 1
-    extra: dict = field(default_factory=dict)
-
-    @classmethod
-    def from_recipe(cls, recipe: str, **overrides: Any) -> ProbeSettings:
-        if recipe not in RECIPES:
-            raise ValueError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
-        values = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
-        settings = cls(recipe=recipe, **values)
-        settings.validate()
-        return settings
-
-    def validate(self) -> None:
-        if self.optimizer not in ("adam", "adamw"):
-            raise ValueError(f"optimizer must be adam or adamw, got {self.optimizer!r}")
-        if self.schedule not in ("constant", "cosine"):
-            raise ValueError(f"schedule must be constant or cosine, got {self.schedule!r}")
-        if self.unfreeze and self.cache:
-            raise ValueError("unfreezing encoder blocks needs the uncached path (--no-cache)")
-        if self.unfreeze and len(self.head_grid) > 1:
-            raise ValueError("unfreezing encoder blocks trains a single probe (one lr and wd)")
-        if not 0.0 <= self.flip <= 1.0:
-            raise ValueError(f"flip is a probability in [0, 1], got {self.flip}")
-        if min(self.epochs, self.batch_size, self.accumulation) < 1:
-            raise ValueError("epochs, batch size and accumulation must be >= 1")
-
-    @property
-    def head_grid(self) -> list[tuple[float, float]]:
-        """(lr, weight decay) of each probe trained in parallel."""
-        return list(itertools.product(self.lrs, self.weight_decays))
+RUN_FILES = ("run.json", "settings.json", "checkpoints", "tb", "features", "metrics.json",
+             "confusion_matrix.png", "training_curves.png", "model")  # fmt: skip
+RUN_MARKERS = ("run.json", "settings.json", "checkpoints/latest.pt", "metrics.json")
 
 
 def make_probe(dim: int, num_classes: int, settings: ProbeSettings, config) -> AttentiveClassifier:
@@ -162,36 +106,86 @@ def lr_factor(settings: ProbeSettings, step: int, total: int, steps_per_epoch: i
     return warmup_cosine(step, warmup, total, ref=1.0, start=0.0, final=0.0)
 
 
-def train_probe(
-    model: VJEPA2Model | VJEPA2ForVideoClassification,
-    train: LabelledSet,
-    val: LabelledSet,
-    test: LabelledSet,
-    run_dir: str | Path,
-    settings: ProbeSettings,
-    *,
-    model_name: str = "",
-    resume: bool = False,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Train probes on ``train``, validate each epoch on ``val``, test the best on ``test``.
+@dataclass
+class ProbeRun:
+    """What one probe run works with: the probes and their optimiser, the training source, the
+    evaluation caches, where the run stands and what it logged."""
 
-    Writes into ``run_dir``: ``tb/`` (TensorBoard), ``checkpoints/latest.pt``,
-    ``features/`` (caches), ``metrics.json``, ``confusion_matrix.png``,
-    ``training_curves.png`` and ``model/`` (an HF-format VJEPA2ForVideoClassification).
-    Returns the metrics.
-    """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(settings.seed)
+    settings: ProbeSettings
+    encoder: nn.Module
+    device: torch.device
+    probes: nn.ModuleList
+    optimizer: torch.optim.Optimizer
+    source: CachedFeatures | OnlineFeatures
+    val_cache: FeatureCache
+    test_cache: FeatureCache
+    state: RunState = field(default_factory=RunState)
+    history: list[dict] = field(default_factory=list)
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    timing: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def batches_per_epoch(self) -> int:
+        return -(-len(self.source) // self.settings.batch_size)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-self.batches_per_epoch // self.settings.accumulation)
+
+    def save(self, path: Path) -> None:
+        save_atomic({
+            "probes": self.probes.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "encoder": self.encoder.state_dict() if self.settings.unfreeze else None,
+            "rng": rng_state(), **self.state.counters(), "history": self.history,
+            "losses": self.losses,
+        }, path)  # fmt: skip
+
+    def restore(self, path: Path) -> None:
+        checkpoint = load_checkpoint(path)
+        self.probes.load_state_dict(checkpoint["probes"])
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        if checkpoint.get("encoder") is not None:
+            self.encoder.load_state_dict(checkpoint["encoder"])
+        set_rng_state(checkpoint["rng"])
+        self.state = RunState(checkpoint["epoch"], checkpoint["position"], checkpoint["step"])
+        self.history, self.losses = checkpoint["history"], checkpoint["losses"]
+
+
+def open_run(
+    run_dir: Path, settings: ProbeSettings, encoder: nn.Module, data: tuple[LabelledSet, ...],
+    *, resume: bool, overwrite: bool, allow_change: tuple[str, ...], model_name: str,
+) -> tuple[RunFolder, bool]:  # fmt: skip
+    """Check the run folder (refuse to clobber a run, refuse a resume with other settings, model
+    or data); returns it, with the identity to record once the run is set up, and whether the
+    run resumes."""
+    folder = RunFolder(run_dir, RUN_FILES, RUN_MARKERS)
+    folder.identity = {
+        "options": options_json(settings),
+        "model": encoder_fingerprint(encoder),
+        "data": {name: list_digest([(str(e.path.resolve()), e.label) for e in subset.examples]
+                                   + [subset.id2label])
+                 for name, subset in zip(("train", "val", "test"), data, strict=True)},
+        "model_source": model_name,
+    }  # fmt: skip
+    resuming = folder.open(resume=resume, overwrite=overwrite)
+    if resuming:
+        folder.check_identity(ProbeSettings, allow_change, legacy_options="settings.json")
+    return folder, resuming
+
+
+def build_run(
+    model: VJEPA2Model | VJEPA2ForVideoClassification,
+    train: LabelledSet, val: LabelledSet, test: LabelledSet,
+    run_dir: Path, settings: ProbeSettings, progress: bool,
+) -> ProbeRun:  # fmt: skip
+    """Feature caches (or the online source), the probes (from the classifier's head when it
+    fits) and their optimiser."""
     backbone, start_head = _split_backbone(model)
-    encoder = backbone.encoder
+    encoder, config = backbone.encoder, backbone.config
     device = next(encoder.parameters()).device
     dtype = parse_dtype(settings.dtype)
-    config = backbone.config
     spec = ClipSpec.for_model(config, frames=settings.frames, frame_step=settings.frame_step,
                               segments=settings.segments, views=settings.views)  # fmt: skip
-    _check_settings(run_dir, settings, resume)
     timing: dict[str, float] = {}
 
     def cache(name: str, data: LabelledSet, views: int) -> FeatureCache:
@@ -204,9 +198,9 @@ def train_probe(
         timing[f"cache_{name}_seconds"] = round(time.perf_counter() - begin, 3)
         return built
 
-    for param in encoder.parameters():
-        param.requires_grad_(False)
+    encoder.requires_grad_(False)
     val_cache, test_cache = cache("val", val, settings.views), cache("test", test, settings.views)
+    trainable = nn.ModuleList()
     if settings.cache:
         source = CachedFeatures(cache("train", train, 1))
     else:
@@ -217,7 +211,22 @@ def train_probe(
                                        flip_p=settings.flip)  # fmt: skip
         source = OnlineFeatures(train.examples, spec, encoder, transform, settings.seed,
                                 settings.workers, dtype)  # fmt: skip
-    num_classes = len(train.id2label)
+    probes = make_probes(config, len(train.id2label), settings, start_head).to(device)
+    groups = []
+    for probe, (lr, wd) in zip(probes, settings.head_grid, strict=True):
+        groups += param_groups([probe], wd, lr_scale=lr)
+    groups += param_groups([trainable], settings.weight_decays[0], lr_scale=settings.lrs[0])
+    opt_cls = torch.optim.AdamW if settings.optimizer == "adamw" else torch.optim.Adam
+    optimizer = opt_cls(groups, lr=settings.lrs[0])
+    return ProbeRun(settings, encoder, device, probes, optimizer, source, val_cache, test_cache,
+                    timing=timing)  # fmt: skip
+
+
+def make_probes(
+    config, num_classes: int, settings: ProbeSettings, start_head: AttentiveClassifier | None
+) -> nn.ModuleList:
+    """One freshly initialised probe per (lr, wd) of the grid, its pooler taken from
+    ``start_head`` when the shapes match."""
     probes = nn.ModuleList()
     for _ in settings.head_grid:
         probe = make_probe(config.hidden_size, num_classes, settings, config)
@@ -225,106 +234,150 @@ def train_probe(
         if start_head is not None and _compatible(start_head, probe):
             probe.pooler.load_state_dict(start_head.pooler.state_dict())
         probes.append(probe)
-    probes.to(device)
-    groups = []
-    for probe, (lr, wd) in zip(probes, settings.head_grid, strict=True):
-        groups += param_groups([probe], wd, lr_scale=lr)
-    if not settings.cache and settings.unfreeze:
-        groups += param_groups([trainable], settings.weight_decays[0], lr_scale=settings.lrs[0])
-    opt_cls = torch.optim.AdamW if settings.optimizer == "adamw" else torch.optim.Adam
-    optimizer = opt_cls(groups, lr=settings.lrs[0])
+    return probes
 
-    batches_per_epoch = -(-len(source) // settings.batch_size)
-    steps_per_epoch = -(-batches_per_epoch // settings.accumulation)
-    total_steps = steps_per_epoch * settings.epochs
-    state = {"epoch": 0, "position": 0, "step": 0, "history": [], "losses": []}
+
+def train_probe(
+    model: VJEPA2Model | VJEPA2ForVideoClassification,
+    train: LabelledSet,
+    val: LabelledSet,
+    test: LabelledSet,
+    run_dir: str | Path,
+    settings: ProbeSettings,
+    *,
+    model_name: str = "",
+    resume: bool = False,
+    overwrite: bool = False,
+    allow_change: tuple[str, ...] = (),
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train probes on ``train``, validate each epoch on ``val``, test the best on ``test``.
+
+    Writes into ``run_dir``: ``run.json`` and ``settings.json`` (what the run is), ``tb/``
+    (TensorBoard, when installed), ``checkpoints/latest.pt``, ``features/`` (caches),
+    ``metrics.json``, ``confusion_matrix.png``, ``training_curves.png`` (when matplotlib is
+    installed) and ``model/`` (an HF-format VJEPA2ForVideoClassification). A folder that holds a
+    run is refused unless ``resume`` (continue it exactly) or ``overwrite`` (start again).
+    Returns the metrics.
+    """
+    run_dir = Path(run_dir)
+    backbone, _ = _split_backbone(model)
+    if len(train.id2label) < 2:
+        log.warning("the training set has a single class (%s): every prediction is that class, "
+                    "whatever the video", ", ".join(train.id2label.values()))  # fmt: skip
+    folder, resuming = open_run(
+        run_dir, settings, backbone.encoder, (train, val, test), resume=resume,
+        overwrite=overwrite, allow_change=allow_change, model_name=model_name,
+    )  # fmt: skip
+    probe_report.check_plotting()
+    tensorboard = tensorboard_available()
+    torch.manual_seed(settings.seed)
+    run = build_run(model, train, val, test, run_dir, settings, progress)
     checkpoint_path = run_dir / "checkpoints" / "latest.pt"
-    if resume and checkpoint_path.exists():
-        state = _restore(checkpoint_path, probes, optimizer, encoder)
-    writer = probe_report.tensorboard(run_dir / "tb", purge_step=state["step"])
-
-    def save() -> None:
-        save_atomic({
-            "probes": probes.state_dict(), "optimizer": optimizer.state_dict(),
-            "encoder": encoder.state_dict() if settings.unfreeze else None,
-            "rng": rng_state(), **state,
-        }, checkpoint_path)  # fmt: skip
-
+    if resuming and checkpoint_path.exists():
+        run.restore(checkpoint_path)
+    folder.write_identity()  # set up without an error: the folder now holds this run
+    write_text_atomic(run_dir / "settings.json", json.dumps(options_json(settings), indent=1))
+    writer = summary_writer(run_dir / "tb", run.state.step, tensorboard)
     begin = time.perf_counter()
-    val_labels = torch.from_numpy(val_cache.labels[val_cache.valid_rows])
-    for epoch in range(state["epoch"], settings.epochs):
+    train_epochs(run, writer, checkpoint_path, progress)
+    run.timing["train_seconds"] = round(time.perf_counter() - begin, 3)
+    return finish(run, backbone, train, run_dir, model_name, writer)
+
+
+def train_epochs(run: ProbeRun, writer, checkpoint_path: Path, progress: bool) -> None:
+    """The recipe: for each epoch, for each batch, sum the probes' cross-entropy, step every
+    ``accumulation`` batches; validate at the end of the epoch; checkpoint."""
+    settings, state, probes = run.settings, run.state, run.probes
+    total_steps = run.steps_per_epoch * settings.epochs
+    val_labels = torch.from_numpy(run.val_cache.labels[run.val_cache.valid_rows])
+    bar = tqdm(disable=True)
+
+    def batches(epoch: int, start: int):
+        nonlocal bar
         probes.train()
-        order = epoch_order(len(source), settings.seed, epoch)
-        bar = tqdm(total=batches_per_epoch, initial=state["position"], disable=not progress,
+        order = epoch_order(len(run.source), settings.seed, epoch)
+        bar = tqdm(total=run.batches_per_epoch, initial=start, disable=not progress,
                    desc=f"epoch {epoch + 1}/{settings.epochs}", unit="batch")  # fmt: skip
-        for tokens, labels in source.batches(order, settings.batch_size, state["position"], epoch):
-            tokens, labels = tokens.to(device), labels.to(device)
-            logits = [probe(tokens[:, 0]) for probe in probes]  # training uses one view
-            loss = sum(F.cross_entropy(lg.float(), labels) for lg in logits)
-            (loss / settings.accumulation).backward()
-            state["position"] += 1
-            last = state["position"] == batches_per_epoch
-            if state["position"] % settings.accumulation == 0 or last:
-                factor = lr_factor(settings, state["step"], total_steps, steps_per_epoch)
-                set_lr(optimizer, factor)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                state["step"] += 1
-                mean_loss = loss.item() / len(probes)
-                state["losses"].append((state["step"], mean_loss))
-                writer.add_scalar("train/loss", mean_loss, state["step"])
-                writer.add_scalar("train/lr", factor * settings.lrs[0], state["step"])
-                if settings.checkpoint_every and state["step"] % settings.checkpoint_every == 0:
-                    save()
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item() / len(probes):.4f}")
+        yield from run.source.batches(order, settings.batch_size, start, epoch)
         bar.close()
-        optimizer.zero_grad(set_to_none=True)
+
+    def train_batch(batch) -> bool:
+        tokens, labels = (t.to(run.device) for t in batch)
+        logits = [probe(tokens[:, 0]) for probe in probes]  # training uses one view
+        loss = sum(F.cross_entropy(lg.float(), labels) for lg in logits)
+        (loss / settings.accumulation).backward()
+        mean_loss = loss.item() / len(probes)
+        bar.update(1)
+        bar.set_postfix(loss=f"{mean_loss:.4f}")
+        last = state.position == run.batches_per_epoch
+        if state.position % settings.accumulation and not last:
+            return False
+        factor = lr_factor(settings, state.step, total_steps, run.steps_per_epoch)
+        set_lr(run.optimizer, factor)
+        run.optimizer.step()
+        run.optimizer.zero_grad(set_to_none=True)
+        state.step += 1
+        run.losses.append((state.step, mean_loss))
+        writer.add_scalar("train/loss", mean_loss, state.step)
+        writer.add_scalar("train/lr", factor * settings.lrs[0], state.step)
+        return True
+
+    def end_epoch() -> None:
+        run.optimizer.zero_grad(set_to_none=True)
         probes.eval()
-        val_probs = evaluate(probes, val_cache, settings.encode_batch_size, device)
+        val_probs = evaluate(probes, run.val_cache, settings.encode_batch_size, run.device)
         val_metrics = [
             {"lr": lr, "weight_decay": wd, "top1": accuracy(p, val_labels, 1),
              "top5": accuracy(p, val_labels, 5)}
             for p, (lr, wd) in zip(val_probs, settings.head_grid, strict=True)
         ]  # fmt: skip
         best = max(val_metrics, key=lambda m: m["top1"])
-        train_loss = _epoch_loss(state["losses"], steps_per_epoch)
-        state["history"].append(
-            {"epoch": epoch + 1, "train_loss": train_loss, "val": val_metrics,
-             "best_val_top1": best["top1"]}
+        run.history.append(
+            {"epoch": state.epoch, "train_loss": _epoch_loss(run.losses, run.steps_per_epoch),
+             "val": val_metrics, "best_val_top1": best["top1"]}
         )  # fmt: skip
-        writer.add_scalar("val/top1", best["top1"], state["step"])
-        writer.add_scalar("val/top5", best["top5"], state["step"])
-        state.update(epoch=epoch + 1, position=0)
-        save()
-    timing["train_seconds"] = round(time.perf_counter() - begin, 3)
+        writer.add_scalar("val/top1", best["top1"], state.step)
+        writer.add_scalar("val/top5", best["top5"], state.step)
 
-    probes.eval()
-    final_val = state["history"][-1]["val"]
+    plan = LoopPlan(settings.epochs, run.batches_per_epoch, settings.checkpoint_every)
+    run_epochs(state, plan, batches, train_batch, lambda: run.save(checkpoint_path), end_epoch)
+
+
+def finish(
+    run: ProbeRun, backbone: VJEPA2Model, train: LabelledSet, run_dir: Path, model_name: str,
+    writer,
+) -> dict[str, Any]:  # fmt: skip
+    """Test the probe that validated best, export it with the backbone as ``model/``, write
+    ``metrics.json`` and the plots; returns the metrics."""
+    run.probes.eval()
+    final_val = run.history[-1]["val"]
     best_index = max(range(len(final_val)), key=lambda i: final_val[i]["top1"])
-    test_probs = evaluate(probes, test_cache, settings.encode_batch_size, device)[best_index]
-    test_labels = torch.from_numpy(test_cache.labels[test_cache.valid_rows])
+    batch_size = run.settings.encode_batch_size
+    test_probs = evaluate(run.probes, run.test_cache, batch_size, run.device)[best_index]
+    test_labels = torch.from_numpy(run.test_cache.labels[run.test_cache.valid_rows])
+    num_val = len(run.val_cache.valid_rows)
     metrics = {
-        "recipe": settings.recipe,
+        "recipe": run.settings.recipe,
         "model": model_name,
-        "settings": asdict(settings),
+        "settings": asdict(run.settings),
         "classes": train.id2label,
-        "num_examples": {"train": len(source), "val": len(val_labels), "test": len(test_labels)},
+        "num_examples": {"train": len(run.source), "val": num_val, "test": len(test_labels)},
         "failures": {n: read_failures(run_dir / "features" / n) for n in ("train", "val", "test")},
-        "history": state["history"],
+        "history": run.history,
         "best_probe": {"index": best_index, **final_val[best_index]},
         "test": {
             "top1": accuracy(test_probs, test_labels, 1),
             "top5": accuracy(test_probs, test_labels, 5),
         },
-        "timing": timing,
+        "timing": run.timing,
     }  # fmt: skip
-    writer.add_scalar("test/top1", metrics["test"]["top1"], state["step"])
-    writer.add_scalar("test/top5", metrics["test"]["top5"], state["step"])
+    writer.add_scalar("test/top1", metrics["test"]["top1"], run.state.step)
+    writer.add_scalar("test/top5", metrics["test"]["top5"], run.state.step)
     writer.close()
-    exported = export_classifier(backbone, probes[best_index], settings, train.id2label)
+    exported = export_classifier(backbone, run.probes[best_index], run.settings, train.id2label)
     save_model(exported, run_dir / "model")
-    probe_report.write(run_dir, metrics, state["losses"], test_probs, test_labels, train.id2label)
+    probe_report.write(run_dir, metrics, run.losses, test_probs, test_labels, train.id2label)
     return metrics
 
 
@@ -367,24 +420,3 @@ def _unfreeze(encoder: nn.Module, blocks: int) -> nn.ModuleList:
 def _epoch_loss(losses: list, steps_per_epoch: int) -> float:
     recent = [loss for _, loss in losses[-steps_per_epoch:]]
     return float(np.mean(recent)) if recent else float("nan")
-
-
-def _check_settings(run_dir: Path, settings: ProbeSettings, resume: bool) -> None:
-    path = run_dir / "settings.json"
-    current = json.loads(json.dumps(asdict(settings)))
-    if resume and path.exists():
-        saved = json.loads(path.read_text())
-        if saved != current:
-            changed = sorted(k for k in current if saved.get(k) != current[k])
-            raise ValueError(f"{run_dir}: --resume with different settings ({', '.join(changed)})")
-    path.write_text(json.dumps(current, indent=1))
-
-
-def _restore(path: Path, probes: nn.ModuleList, optimizer, encoder: nn.Module) -> dict:
-    checkpoint = load_checkpoint(path)
-    probes.load_state_dict(checkpoint["probes"])
-    optimizer.load_state_dict(checkpoint["optimizer"])
-    if checkpoint.get("encoder") is not None:
-        encoder.load_state_dict(checkpoint["encoder"])
-    set_rng_state(checkpoint["rng"])
-    return {k: checkpoint[k] for k in ("epoch", "position", "step", "history", "losses")}

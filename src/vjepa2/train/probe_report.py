@@ -1,23 +1,29 @@
-"""What a probe run leaves behind for people: TensorBoard events, ``metrics.json``, a confusion
-matrix and training curves as PNG."""
+"""What a probe run leaves behind for people: ``metrics.json``, and a confusion matrix and
+training curves as PNG when matplotlib (an extra) is installed."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from vjepa2.files import write_text_atomic
 
-def tensorboard(directory: Path, purge_step: int | None = None):
-    """A TensorBoard ``SummaryWriter`` (needs the ``train`` extra)."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError as err:
-        raise ImportError("training logs need TensorBoard: pip install 'vjepa2[train]'") from err
-    return SummaryWriter(str(directory), purge_step=purge_step or None)
+log = logging.getLogger("vjepa2.train")
+
+
+def check_plotting() -> bool:
+    """Whether the plots can be drawn; says so (before any work) when matplotlib is missing."""
+    if importlib.util.find_spec("matplotlib") is not None:
+        return True
+    log.warning("matplotlib is not installed (pip install 'vjepa2[train]'): the run writes "
+                "metrics.json but no confusion_matrix.png or training_curves.png")  # fmt: skip
+    return False
 
 
 def confusion_matrix(probs: torch.Tensor, labels: torch.Tensor, num_classes: int) -> np.ndarray:
@@ -38,14 +44,13 @@ def write(
 ) -> None:
     matrix = confusion_matrix(test_probs, test_labels, len(id2label))
     metrics["test"]["confusion_matrix"] = matrix.tolist()
-    (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=1, default=str) + "\n")
-    try:
-        import matplotlib
+    write_text_atomic(run_dir / "metrics.json", json.dumps(metrics, indent=1, default=str) + "\n")
+    if importlib.util.find_spec("matplotlib") is None:
+        return
+    import matplotlib  # an extra: imported where it is needed
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as err:
-        raise ImportError("training plots need matplotlib: pip install 'vjepa2[train]'") from err
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
 
     names = [id2label[i] for i in range(len(id2label))]
     size = max(4.0, 0.45 * len(names) + 2)

@@ -1,9 +1,11 @@
-"""Exact resumption: atomic checkpoint files and the random-number-generator states."""
+"""Exact resumption: where a run stands, atomic checkpoint files and the random-number-generator
+states."""
 
 from __future__ import annotations
 
 import os
 import random
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,22 @@ import numpy as np
 import torch
 
 from vjepa2.files import atomic_write
+
+
+@dataclass
+class RunState:
+    """Where a training run stands; every trainer checkpoints and resumes from these counters.
+
+    ``epoch`` counts finished epochs, ``position`` the batches done in the next one and ``step``
+    the optimiser steps done (several batches per step with gradient accumulation).
+    """
+
+    epoch: int = 0
+    position: int = 0
+    step: int = 0
+
+    def counters(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "position": self.position, "step": self.step}
 
 
 def save_atomic(obj: Any, path: str | os.PathLike) -> Path:
