@@ -105,11 +105,11 @@ def original_parts(
         )
     encoder = strip_wrappers(dict(checkpoint[key]))
     if not is_v21_state(encoder):
+        hint = ": it has V-JEPA 2's final 'norm', load it with vjepa2.load"
         raise CheckpointError(
             f"{source}: {key!r} is not a V-JEPA 2.1 encoder (no norms_block / patch_embed_img"
-            + (": it has V-JEPA 2's final 'norm', load it with vjepa2.load)" if "norm.weight"
-               in encoder else ")")
-        )  # fmt: skip
+            f"{hint if 'norm.weight' in encoder else ''})"
+        )
     predictor = checkpoint.get("predictor")
     if predictor is not None and not isinstance(predictor, Mapping):
         raise CheckpointError(f"{source}: 'predictor' is not a state dict")
@@ -181,7 +181,8 @@ def infer_config(
 def _prefix(state_dict: Mapping[str, Any]) -> str:
     """The wrapper prefix (``module.backbone.``, ``backbone.``, ...) of a state dict's keys."""
     key = next(iter(state_dict), "")
-    return key[: len(key) - len(strip_wrappers({key: None}).popitem()[0])]
+    unwrapped = next(iter(strip_wrappers({key: None})))
+    return key[: len(key) - len(unwrapped)]
 
 
 def _origin(checkpoint: Mapping[str, Any], encoder_key: str) -> dict[str, Any]:
