@@ -143,6 +143,11 @@ class VJEPA21Config:
         return PRETRAINED_GRID[self.patch_size]
 
     @property
+    def is_classifier(self) -> bool:
+        """Always False: no 2.1 classifier head yet (the model-family registry asks)."""
+        return False
+
+    @property
     def pred_output_dim(self) -> int:
         """Width of one predicted level (the teacher's width, else the encoder's)."""
         return self.pred_teacher_dim or self.hidden_size
