@@ -28,7 +28,7 @@ from vjepa2.config import CONFIG_NAME
 from vjepa2.files import atomic_write, share_like_new_files
 from vjepa2.models.ac_predictor import AC_MODEL_TYPE, VJEPA2ACConfig, VJEPA2ACModel
 from vjepa2.weights.keymaps import IGNORED_ORIGINAL_KEYS, StateDict, strip_wrappers
-from vjepa2.weights.loader import CheckpointError
+from vjepa2.weights.strict import CheckpointError
 from vjepa2.weights.original import read_checkpoint
 
 SAFETENSORS_NAME = "model.safetensors"

@@ -36,7 +36,7 @@ from safetensors.torch import load_file, save_file
 from vjepa2.files import atomic_write, share_like_new_files
 from vjepa2.models.vjepa2_1 import MODEL_TYPE, VJEPA21Config, VJEPA21Model, preset_for_file
 from vjepa2.weights.keymaps import StateDict, strip_wrappers
-from vjepa2.weights.loader import CheckpointError, load_strict
+from vjepa2.weights.strict import CheckpointError, load_strict
 from vjepa2.weights.original import read_checkpoint
 
 CONFIG_NAME = "config.json"

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from vjepa2.models.ac_predictor import VJEPA2ACConfig, VJEPA2ACModel
 from vjepa2.weights import ac
-from vjepa2.weights.loader import CheckpointError
+from vjepa2.weights.strict import CheckpointError
 from vjepa2.world_model.config import vitg_ac_config
 from vjepa2.world_model.planning import cem
 from vjepa2.world_model.pose import POSE_DIM, propagate_pose
