@@ -10,15 +10,13 @@ import pytest
 from vjepa2.data.trajectories import (
     TrajectoryError,
     actions_from_states,
-    euler_to_matrix,
     list_episodes,
-    matrix_to_euler,
-    propagate_pose,
     propagate_states,
     read_episode,
     write_episode,
 )
 from vjepa2.errors import UsageError
+from vjepa2.sim.pose import euler_to_matrix, matrix_to_euler, propagate_pose
 
 
 def rot_x(a):

@@ -9,10 +9,16 @@ import pytest
 from typer.testing import CliRunner
 
 from vjepa2.cli import app
+from vjepa2.data.robot_data import (
+    SETTINGS_FILE,
+    episode_rng,
+    make_robot_dataset,
+    run_episode,
+    validation_count,
+)
 from vjepa2.data.trajectories import list_episodes, read_episode
 from vjepa2.errors import UsageError
-from vjepa2.sim import RobotWorld, make_robot_dataset
-from vjepa2.sim.dataset import SETTINGS_FILE, episode_rng, run_episode, validation_count
+from vjepa2.sim import RobotWorld
 from vjepa2.video import read_video
 
 runner = CliRunner()

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from vjepa2.cli.app import app
-from vjepa2.sim import TASKS, make_robot_dataset
+from vjepa2.data.robot_data import make_robot_dataset
+from vjepa2.sim import TASKS
 
 
 @app.command("make-robot-data", no_args_is_help=True)

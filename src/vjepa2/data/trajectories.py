@@ -22,7 +22,9 @@ roll, pitch, yaw, gripper]`` with extrinsic xyz Euler angles (SciPy's ``"xyz"``:
 When an episode has no ``actions``, `read_episode` derives them from consecutive states as the
 original V-JEPA 2-AC data loader does (`actions_from_states`): ``[Δxyz, euler(R_{t+1} @ R_tᵀ),
 Δgripper]`` for S = 7, the plain difference ``s_{t+1} - s_t`` for any other S. `propagate_states`
-is its inverse: xyz added, ``R_{t+1} = R_Δ @ R_t``, gripper added and clipped to [0, 1].
+is its inverse: xyz added, ``R_{t+1} = R_Δ @ R_t``, gripper added and clipped to [0, 1]. The pose
+math itself (`euler_to_matrix`, `matrix_to_euler`, `propagate_pose`) lives in `vjepa2.sim.pose`,
+shared with the toy robot world, and is re-exported here.
 """
 
 from __future__ import annotations
@@ -34,17 +36,16 @@ from pathlib import Path
 
 import numpy as np
 
+from vjepa2.data.motion import X264_OPTIONS
 from vjepa2.errors import UsageError
 from vjepa2.files import atomic_write
+from vjepa2.sim.pose import POSE_DIM, euler_to_matrix, matrix_to_euler, propagate_pose
 from vjepa2.video.decode import VideoDecodeError, probe
 from vjepa2.video.synthetic import encode_video
 
-POSE_DIM = 7
 SPLITS: tuple[str, ...] = ("train", "val")
 VIDEO_SUFFIX = ".mp4"
 DATA_SUFFIX = ".npz"
-# As the motion benchmark's: x264 without macroblock-tree gives byte-for-byte repeatable files.
-X264_OPTIONS = {"preset": "medium", "crf": "16", "threads": "1", "x264-params": "no-mbtree=1"}
 
 
 class TrajectoryError(UsageError):
@@ -59,47 +60,7 @@ class TrajectoryError(UsageError):
         return type(self), (self.path, self.reason)
 
 
-# ----------------------------------------------------------------------------- poses
-
-
-def euler_to_matrix(angles: np.ndarray) -> np.ndarray:
-    """Extrinsic xyz Euler angles ``[..., 3]`` -> rotation matrices ``[..., 3, 3]`` (float64)."""
-    angles = np.asarray(angles, dtype=np.float64)
-    ca, cb, cc = np.moveaxis(np.cos(angles), -1, 0)
-    sa, sb, sc = np.moveaxis(np.sin(angles), -1, 0)
-    rows = [
-        [cb * cc, sa * sb * cc - ca * sc, ca * sb * cc + sa * sc],
-        [cb * sc, sa * sb * sc + ca * cc, ca * sb * sc - sa * cc],
-        [-sb, sa * cb, ca * cb],
-    ]
-    return np.stack([np.stack(row, axis=-1) for row in rows], axis=-2)
-
-
-def matrix_to_euler(matrix: np.ndarray) -> np.ndarray:
-    """Rotation matrices ``[..., 3, 3]`` -> extrinsic xyz Euler angles ``[..., 3]`` (float64).
-
-    Roll and yaw in (-pi, pi], pitch in [-pi/2, pi/2], as SciPy's ``as_euler("xyz")``.
-    """
-    m = np.asarray(matrix, dtype=np.float64)
-    roll = np.arctan2(m[..., 2, 1], m[..., 2, 2])
-    pitch = np.arctan2(-m[..., 2, 0], np.hypot(m[..., 0, 0], m[..., 1, 0]))
-    yaw = np.arctan2(m[..., 1, 0], m[..., 0, 0])
-    return np.stack([roll, pitch, yaw], axis=-1)
-
-
-def propagate_pose(pose: np.ndarray, action: np.ndarray) -> np.ndarray:
-    """The 7-D pose after a 7-D action: xyz added, ``R_Δ @ R``, gripper added and clipped.
-
-    pose, action: ``[..., 7]`` (broadcast) -> float64 ``[..., 7]``.
-    """
-    pose = np.asarray(pose, dtype=np.float64)
-    action = np.asarray(action, dtype=np.float64)
-    rotation = euler_to_matrix(action[..., 3:6]) @ euler_to_matrix(pose[..., 3:6])
-    xyz = pose[..., :3] + action[..., :3]
-    gripper = np.clip(pose[..., 6:] + action[..., 6:], 0.0, 1.0)
-    batch = np.broadcast_shapes(pose.shape[:-1], action.shape[:-1])
-    parts = [xyz, matrix_to_euler(rotation), gripper]
-    return np.concatenate([np.broadcast_to(p, (*batch, p.shape[-1])) for p in parts], axis=-1)
+# ----------------------------------------------------------------------------- actions
 
 
 def actions_from_states(states: np.ndarray) -> np.ndarray:

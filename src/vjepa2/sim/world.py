@@ -5,7 +5,7 @@ in the picture); the gripper's height z lies in ``z_range`` and only changes how
 lighter and with a longer shadow when higher): the physics is planar. The state is 7-D in the
 DROID convention ``[x, y, z, roll, pitch, yaw, gripper]`` (extrinsic xyz Euler angles, gripper 0 =
 open, 1 = closed) and an action is ``[Δx, Δy, Δz, Δroll, Δpitch, Δyaw, Δgripper]``, integrated
-as the original planner does (`vjepa2.data.trajectories.propagate_pose`): xyz added, ``R_Δ @ R``,
+as the original planner does (`vjepa2.sim.pose.propagate_pose`): xyz added, ``R_Δ @ R``,
 gripper added and clipped to [0, 1]. Each step clips Δxyz and the Euler deltas per coordinate
 (``max_translation``, ``max_rotation``, as the planner's maxnorm) and Δgripper.
 
@@ -24,9 +24,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from vjepa2.data.trajectories import POSE_DIM, propagate_pose
 from vjepa2.errors import UsageError
 from vjepa2.sim import render
+from vjepa2.sim.pose import POSE_DIM, propagate_pose
 
 TASKS: tuple[str, ...] = ("reach", "push")
 OBJECT_COLOURS = {"reach": (40, 90, 200), "push": (205, 55, 40)}

@@ -1,4 +1,5 @@
-"""`make_robot_dataset`: exploration episodes of `RobotWorld` in the trajectory format.
+"""`make_robot_dataset`: exploration episodes of the toy robot world (`vjepa2.sim`) written in
+the trajectory format of `vjepa2.data.trajectories` (``vjepa2 make-robot-data``).
 
 Episode ``i`` of ``n`` is drawn from ``numpy.random.default_rng((seed, i))`` alone, so it is the
 same whatever the other episodes, and an interrupted run resumes where it stopped: the settings
@@ -25,8 +26,7 @@ from tqdm import tqdm
 
 from vjepa2.data.trajectories import episode_paths, write_episode
 from vjepa2.errors import UsageError
-from vjepa2.sim.policies import ExplorationPolicy
-from vjepa2.sim.world import RobotWorld
+from vjepa2.sim import ExplorationPolicy, RobotWorld
 
 SETTINGS_FILE = "robot-data.json"
 FORMAT = "vjepa2-trajectories/1"
