@@ -11,6 +11,7 @@ import os
 import numpy as np
 import torch
 
+from vjepa2 import world_model
 from vjepa2.config import ConfigError, VJEPA2Config
 from vjepa2.data.video_clips import ClipSpec
 from vjepa2.errors import UsageError, VJEPA2Error
@@ -39,6 +40,7 @@ __all__ = [
     "load",
     "preprocess",
     "save",
+    "world_model",
 ]
 
 

@@ -6,8 +6,9 @@ The fixture's inputs are [B, C, T, H, W] (Meta's layout); ours are [B, T, C, H, 
 import pytest
 import torch
 
+import vjepa2
 from tests.conftest import fixture_path
-from vjepa2.models.vjepa2_1 import VJEPA21Config
+from vjepa2.models.vjepa2_1 import VJEPA21Config, VJEPA21Model
 from vjepa2.weights.vjepa2_1 import load_v21
 
 TOL = 1e-5
@@ -44,7 +45,9 @@ def tiny_21_config(case, **changes) -> VJEPA21Config:
 
 def load_tiny_21(case, **changes):
     path = fixture_path("original", "tiny_21", "checkpoint.pt")
-    return load_v21(path, config=tiny_21_config(case, **changes))
+    model = vjepa2.load(path, config=tiny_21_config(case, **changes))  # found to be 2.1
+    assert isinstance(model, VJEPA21Model)
+    return model
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,9 @@ by the world-model API."""
 import pytest
 import torch
 
+import vjepa2
 from tests.world_model.conftest import tiny_ac_config
-from vjepa2.world_model import load_world_model, propagate_pose
+from vjepa2.world_model import WorldModel, load_world_model, propagate_pose
 
 TOL = 1e-5
 
@@ -20,7 +21,9 @@ def wm(tiny_ac_case, tiny_ac_pt):
     assert config.encoder.hidden_size == cfg["dim"]
     assert config.encoder.num_attention_heads == cfg["heads"]
     assert config.encoder.crop_size == cfg["img"]
-    return load_world_model(tiny_ac_pt, config=config)
+    wm = vjepa2.load(tiny_ac_pt, config=config)  # the one entry point tells the family apart
+    assert isinstance(wm, WorldModel)
+    return wm
 
 
 def max_err(a, b):

@@ -1,6 +1,14 @@
 """Checkpoints: the model families, the Hugging Face format, Meta's original ``.pt`` files."""
 
-from vjepa2.weights.families import ModelFamily, build_model, family_for_config, register
+from vjepa2.weights import ac, vjepa2_1  # noqa: F401 - registers their own formats
+from vjepa2.weights.families import (
+    ModelFamily,
+    OwnFormat,
+    build_model,
+    family_for_config,
+    register,
+    register_own_format,
+)
 from vjepa2.weights.keymaps import (
     CLASSIFIER_KEYS,
     VJEPA2_KEYS,
@@ -20,6 +28,7 @@ __all__ = [
     "CheckpointNotFoundError",
     "KeyMap",
     "ModelFamily",
+    "OwnFormat",
     "build_model",
     "family_for_config",
     "from_hf",
@@ -27,6 +36,7 @@ __all__ = [
     "load",
     "load_strict",
     "register",
+    "register_own_format",
     "save",
     "save_original",
     "to_hf",

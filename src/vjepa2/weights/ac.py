@@ -27,9 +27,10 @@ from safetensors.torch import load_file, save_file
 from vjepa2.config import CONFIG_NAME
 from vjepa2.files import atomic_write, share_like_new_files
 from vjepa2.models.ac_predictor import AC_MODEL_TYPE, VJEPA2ACConfig, VJEPA2ACModel
+from vjepa2.weights.families import OwnFormat, register_own_format
 from vjepa2.weights.keymaps import IGNORED_ORIGINAL_KEYS, StateDict, strip_wrappers
-from vjepa2.weights.strict import CheckpointError
 from vjepa2.weights.original import read_checkpoint
+from vjepa2.weights.strict import CheckpointError
 
 SAFETENSORS_NAME = "model.safetensors"
 ORIGINAL_PREFIX = "module.backbone."
@@ -99,6 +100,11 @@ def resolve_config(config: ConfigLike) -> VJEPA2ACConfig:
         return config
     if isinstance(config, Mapping):
         return VJEPA2ACConfig.from_dict(dict(config))
+    if not isinstance(config, (str, os.PathLike)):
+        raise CheckpointError(
+            "a V-JEPA 2-AC model needs config= as a VJEPA2ACConfig, a config.json dict or path, "
+            f"not a {type(config).__name__}"
+        )
     path = Path(config)
     return VJEPA2ACConfig.from_json_file(path / CONFIG_NAME if path.is_dir() else path)
 
@@ -231,3 +237,14 @@ def save_ac_original(
     with atomic_write(path) as tmp:
         torch.save(checkpoint, tmp)
     return path
+
+
+register_own_format(
+    OwnFormat(
+        model_type=AC_MODEL_TYPE,
+        holds=is_ac_checkpoint,
+        load=lambda path, config=None, dtype=torch.float32, device="cpu": load_ac(
+            path, config, dtype=dtype, device=device
+        ),
+    )
+)

@@ -31,11 +31,12 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from vjepa2.config import ConfigError, VJEPA2Config, read_config_json
+from vjepa2.config import CONFIG_NAME, ConfigError, VJEPA2Config, read_config_json
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
 from vjepa2.weights.keymaps import CLASSIFIER_KEYS, VJEPA2_KEYS, KeyMap, StateDict
 from vjepa2.weights.strict import CheckpointError
@@ -125,6 +126,45 @@ def family_for_original(keys: OriginalKeys, source: str) -> ModelFamily:
     raise CheckpointError(
         f"{source}: no known model family holds these parts ({', '.join(sorted(keys))})"
     )
+
+
+@dataclass(frozen=True)
+class OwnFormat:
+    """A family read and written by loaders of its own (its own config class and layouts):
+    V-JEPA 2-AC (``weights/ac.py``, replaced by the world model's loader when
+    ``vjepa2.world_model`` is imported) and V-JEPA 2.1 (``weights/vjepa2_1.py``).
+
+    Attributes:
+        model_type: the ``model_type`` its ``config.json`` carries.
+        holds: whether the content of a ``.pt`` (the dict ``torch.load`` returns) is its.
+        load: ``load(path, config=..., dtype=..., device=...)`` -> the model.
+    """
+
+    model_type: str
+    holds: Callable[[Mapping[str, Any]], bool]
+    load: Callable[..., nn.Module]
+
+
+_OWN_FORMATS: dict[str, OwnFormat] = {}
+
+
+def register_own_format(own: OwnFormat) -> OwnFormat:
+    """Add (or replace) a family with its own loader; :func:`vjepa2.load` tries these first."""
+    _OWN_FORMATS[own.model_type] = own
+    return own
+
+
+def own_format_for_dir(path: str | os.PathLike) -> OwnFormat | None:
+    """The own-format family of a model folder, from its ``config.json``'s ``model_type``."""
+    config = Path(path) / CONFIG_NAME
+    if not config.is_file():
+        return None
+    return _OWN_FORMATS.get(read_config_json(config).get("model_type", ""))
+
+
+def own_format_for_checkpoint(checkpoint: Mapping[str, Any]) -> OwnFormat | None:
+    """The own-format family whose test the content of a ``.pt`` passes, if any."""
+    return next((own for own in _OWN_FORMATS.values() if own.holds(checkpoint)), None)
 
 
 def build_model(config: Any, with_predictor: bool = True) -> nn.Module:

@@ -27,6 +27,8 @@ from vjepa2.weights.families import (
     build_model,
     family_for_config,
     family_for_original,
+    own_format_for_checkpoint,
+    own_format_for_dir,
 )
 from vjepa2.weights.keymaps import (
     IGNORED_ORIGINAL_KEYS,
@@ -181,6 +183,11 @@ def load(
             (every problem listed); ``ConfigError`` for an impossible architecture.
     """
     path = resolve_source(source, revision, cache_dir)
+    own = own_format_for_dir(path) if path.is_dir() else own_format_for_checkpoint(_peek(path))
+    if own is not None:
+        if classifier is not None:
+            raise CheckpointError(f"{path}: a {own.model_type} model takes no classifier=")
+        return own.load(path, config=config, dtype=dtype, device=device)
     if path.is_dir():
         if classifier is not None:
             raise CheckpointError("classifier= combines with an original .pt encoder only")
@@ -211,6 +218,16 @@ def load(
     elif cfg.is_classifier:
         cfg = cfg.replace(id2label=None)
     return from_original_parts(family_for_config(cfg), cfg, parts, source_name, dtype, device)
+
+
+def _peek(path: Path) -> Mapping[str, Any]:
+    """The top level of a ``.pt`` without reading its tensors (memory-mapped), to tell its
+    family; an empty dict when it cannot be mapped (the full read then reports why)."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # an old-format, torn or foreign file: the full read names the problem
+        return {}
+    return checkpoint if isinstance(checkpoint, dict) else {}
 
 
 def _original_config(

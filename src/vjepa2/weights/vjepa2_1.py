@@ -35,9 +35,10 @@ from safetensors.torch import load_file, save_file
 
 from vjepa2.files import atomic_write, share_like_new_files
 from vjepa2.models.vjepa2_1 import MODEL_TYPE, VJEPA21Config, VJEPA21Model, preset_for_file
+from vjepa2.weights.families import OwnFormat, register_own_format
 from vjepa2.weights.keymaps import StateDict, strip_wrappers
-from vjepa2.weights.strict import CheckpointError, load_strict
 from vjepa2.weights.original import read_checkpoint
+from vjepa2.weights.strict import CheckpointError, load_strict
 
 CONFIG_NAME = "config.json"
 SAFETENSORS_NAME = "model.safetensors"
@@ -386,3 +387,21 @@ def convert_to_original(directory: str | os.PathLike, path: str | os.PathLike) -
     with atomic_write(path) as tmp:
         torch.save(checkpoint, tmp)
     return path
+
+
+def _load_for_facade(
+    path: str | os.PathLike,
+    config: Any = None,
+    dtype: torch.dtype | None = torch.float32,
+    device: str | torch.device = "cpu",
+) -> VJEPA21Model:
+    """:func:`load_v21` as :func:`vjepa2.load` calls it, refusing a config of another family."""
+    if config is not None and not isinstance(config, VJEPA21Config):
+        raise CheckpointError(
+            f"{path} holds a V-JEPA 2.1 model: config= must be a VJEPA21Config, "
+            f"not a {type(config).__name__}"
+        )
+    return load_v21(path, config=config, dtype=dtype, device=device)
+
+
+register_own_format(OwnFormat(MODEL_TYPE, is_v21_checkpoint, _load_for_facade))
