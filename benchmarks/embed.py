@@ -24,7 +24,8 @@ from vjepa2.data.video_clips import ClipSpec, load_clips
 from vjepa2.inference.embed import embed_forward, embed_videos
 from vjepa2.presets import architecture, get_preset
 from vjepa2.runtime import autocast
-from vjepa2.video.synthetic import encode_video, signature_frames
+from vjepa2.video.synthetic import signature_frames
+from vjepa2.video.writer import encode_video
 
 
 def make_videos(folder: Path, count: int, frames: int, size: int) -> list[Path]:

@@ -19,7 +19,8 @@ from tests.weights.test_loading import random_model
 from vjepa2.cli import app
 from vjepa2.data.video_clips import ClipSpec, load_clips
 from vjepa2.files import new_file_mode
-from vjepa2.video.synthetic import encode_video, make_broken_files, signature_frames
+from vjepa2.video.synthetic import make_broken_files, signature_frames
+from vjepa2.video.writer import encode_video
 from vjepa2.weights import save_original
 
 runner = CliRunner()

@@ -44,7 +44,7 @@ def demo(
     import vjepa2
     from vjepa2.data.motion import MotionSettings, render_clip
     from vjepa2.presets import DEMO_DIR
-    from vjepa2.video.synthetic import encode_video
+    from vjepa2.video.writer import encode_video
 
     start = time.perf_counter()
     try:

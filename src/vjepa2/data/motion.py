@@ -264,7 +264,7 @@ X264_OPTIONS = {"preset": "medium", "crf": "16", "threads": "1", "x264-params": 
 
 
 def _write_clip(job: tuple[Path, str, int, str, int, MotionSettings, float]) -> None:
-    from vjepa2.video.synthetic import encode_video
+    from vjepa2.video.writer import encode_video
 
     path, label, seed, split, index, settings, fps = job
     frames = render_clip(label, clip_rng(seed, split, index), settings)
