@@ -13,11 +13,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 from typer.testing import CliRunner
+from vjepa2.data.clip_pipeline import ClipSpec, read_clips
 
 import vjepa2
 from tests.weights.test_loading import random_model
 from vjepa2.cli import app
-from vjepa2.data.video_clips import ClipSpec, load_clips
 from vjepa2.files import new_file_mode
 from vjepa2.video.synthetic import make_broken_files, signature_frames
 from vjepa2.video.writer import encode_video
@@ -64,7 +64,7 @@ def cli(*args):
 
 
 def records(out):
-    lines = (out / "manifest.jsonl").read_text().splitlines()
+    lines = (out / "records.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines]
 
 
@@ -101,7 +101,7 @@ def test_embeddings_equal_the_model_on_the_same_clips(folder, hf_model, tmp_path
     model = vjepa2.load(hf_model)
     spec = ClipSpec.for_model(model.config, segments=2, views=3)
     for row in records(out):
-        clips = load_clips(row["path"], spec)
+        clips = read_clips(row["path"], spec)
         with torch.no_grad():
             expected = model(clips.pixels.flatten(0, 1)).last_hidden_state
         saved = load_file(out / row["output"])
@@ -139,7 +139,7 @@ def test_classify_equals_transformers(folder, hf_classifier):
     theirs = transformers.VJEPA2ForVideoClassification.from_pretrained(hf_classifier).eval()
     ours = vjepa2.load(hf_classifier)
     spec = ClipSpec.for_model(ours.config)
-    clips = load_clips(folder / "v1.webm", spec)
+    clips = read_clips(folder / "v1.webm", spec)
     pixels = clips.pixels[:, 0]
     expected = theirs(pixel_values_videos=pixels).logits
     assert (ours(pixels).logits - expected).abs().max().item() <= 1e-5
@@ -192,7 +192,7 @@ def test_sigkill_midway_then_resume(tmp_path, hf_model):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:
-        if (out / "manifest.jsonl").exists() and len(records(out)) >= 3:
+        if (out / "records.jsonl").exists() and len(records(out)) >= 3:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)

@@ -87,14 +87,14 @@ class _Pretrained(nn.Module):
         ``[T', H', W', D]`` and ``pooled`` ``[D]`` (leading ``[S, V]`` dims when several
         segments/windows or views are asked for).
         """
-        from vjepa2.data.video_clips import ClipSpec
+        from vjepa2.data.clip_pipeline import ClipSpec
         from vjepa2.inference.embed import embed_video
 
         spec = ClipSpec.for_model(
             self.config, frames=frames, frame_step=frame_step, fps=fps, segments=segments,
             views=views, stride=stride,
         )  # fmt: skip
-        return embed_video(self, video, spec, batch_size=batch_size)
+        return embed_video(video=video, model=self, spec=spec, batch_size=batch_size)
 
 
 class VJEPA2Model(_Pretrained):
