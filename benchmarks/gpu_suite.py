@@ -33,10 +33,11 @@ import torch
 
 import vjepa2
 from common import DTYPES, alternate, machine, model_pair
-from vjepa2.data.video_clips import ClipSpec, load_clips
+from vjepa2.data.clip_pipeline import ClipSpec, read_clips
 from vjepa2.inference.embed import embed_forward, embed_videos
 from vjepa2.models import AttentiveClassifier
-from vjepa2.video.synthetic import encode_video, signature_frames
+from vjepa2.video.synthetic import signature_frames
+from vjepa2.video.writer import encode_video
 
 # Dense (no sparsity) bf16 tensor-core peaks, TFLOP/s, from the vendors' data sheets.
 PEAK_BF16_TFLOPS = {"H100 80GB HBM3": 989.0, "H100": 989.0, "H200": 989.0, "A100": 312.0}
@@ -244,7 +245,7 @@ def bench_embed(rec: Recorder, shapes: Shapes, device: str, workdir: Path) -> No
         model = vjepa2.VJEPA2Model(config, with_predictor=False).eval().to(torch.bfloat16)
     paths = _make_videos(workdir / "videos", shapes)
     spec = ClipSpec.for_model(config)
-    clips = torch.cat([load_clips(p, spec).pixels.flatten(0, 1) for p in paths])
+    clips = torch.cat([read_clips(p, spec).pixels.flatten(0, 1) for p in paths])
     forward = embed_forward(model, tokens=False)
 
     def model_only() -> float:

@@ -42,7 +42,7 @@ def test_demo_model_beats_chance_on_fresh_clips(tmp_path):
     """48 clips the model never saw (another seed), through `vjepa2.classify` as a user would:
     most are right (chance is 1/6). The held-out test accuracy measured when the model was made
     is in motion.json."""
-    from vjepa2.video.synthetic import encode_video
+    from vjepa2.video.writer import encode_video
 
     model = vjepa2.load("demo").eval()
     names = list(model.id2label.values())

@@ -13,7 +13,7 @@ import torch
 
 from vjepa2 import world_model
 from vjepa2.config import ConfigError, VJEPA2Config
-from vjepa2.data.video_clips import ClipSpec
+from vjepa2.data.clip_pipeline import ClipSpec
 from vjepa2.errors import UsageError, VJEPA2Error
 from vjepa2.inference import Embedding, classify, embed_video
 from vjepa2.models import VJEPA2ForVideoClassification, VJEPA2Model

@@ -19,15 +19,16 @@ from vjepa2.video import (
     probe,
     read_image,
     read_video,
+    writer,
 )
 from vjepa2.video import decode as decode_module
 from vjepa2.video.synthetic import (
     CORRUPT_FRAMES,
-    encoder_available,
     make_sample_videos,
     read_colour_row,
     read_signature,
 )
+from vjepa2.video.writer import encoder_available
 
 NUM_FRAMES = 40  # every sample in conftest.py has 40 frames
 
@@ -356,9 +357,7 @@ def test_optional_backends_return_the_same_frames(samples, backend):
 
 
 def test_sample_generation_skips_missing_encoders(tmp_path, monkeypatch):
-    from vjepa2.video import synthetic
-
-    monkeypatch.setattr(synthetic, "encoder_available", lambda codec: codec != "gif")
+    monkeypatch.setattr(writer, "encoder_available", lambda codec: codec != "gif")
     made = make_sample_videos(tmp_path, num_frames=4, names=["gif", "mjpeg_avi"])
     assert list(made) == ["mjpeg_avi"]
     assert not encoder_available("no-such-codec")

@@ -41,7 +41,7 @@ from vjepa2.errors import UsageError
 from vjepa2.files import atomic_write
 from vjepa2.sim.pose import POSE_DIM, euler_to_matrix, matrix_to_euler, propagate_pose
 from vjepa2.video.decode import VideoDecodeError, probe
-from vjepa2.video.synthetic import encode_video
+from vjepa2.video.writer import encode_video
 
 SPLITS: tuple[str, ...] = ("train", "val")
 VIDEO_SUFFIX = ".mp4"

@@ -32,8 +32,8 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from vjepa2.data.clip_pipeline import ClipSpec
 from vjepa2.data.manifest import LabelledSet
-from vjepa2.data.video_clips import ClipSpec
 from vjepa2.files import write_text_atomic
 from vjepa2.models.classifier import AttentiveClassifier
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model

@@ -16,14 +16,8 @@ import importlib
 import numpy as np
 import torch
 
-from vjepa2.video.decode import (
-    VideoDecodeError,
-    VideoInfo,
-    _index_positions,
-    _time_positions,
-    frame_times,
-    probe,
-)
+from vjepa2.video.decode import VideoDecodeError, VideoInfo, frame_times, probe
+from vjepa2.video.positions import frame_positions
 
 BACKENDS = ("pyav", "torchcodec", "decord")
 
@@ -39,13 +33,7 @@ def _import(backend: str, module: str, package: str):
 
 
 def _positions(path: str, indices, timestamps, num_frames: int) -> np.ndarray:
-    if indices is not None and timestamps is not None:
-        raise ValueError("pass indices or timestamps, not both")
-    if timestamps is not None:
-        return np.minimum(_time_positions(timestamps, frame_times(path)), num_frames - 1)
-    if indices is None:
-        return np.arange(num_frames)
-    return _index_positions(indices, num_frames, path)
+    return frame_positions(indices, timestamps, num_frames, lambda: frame_times(path), path)
 
 
 def _read_torchcodec(path, indices, timestamps, num_threads):
