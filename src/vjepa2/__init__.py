@@ -70,4 +70,4 @@ def embed(
         model.config, frames=frames, frame_step=frame_step, fps=fps, segments=segments,
         views=views, stride=stride,
     )  # fmt: skip
-    return embed_video(model, video, spec, batch_size=batch_size)
+    return embed_video(video, model, spec, batch_size=batch_size)
