@@ -179,6 +179,7 @@ def test_all_broken_exits_1(folder, hf_model, tmp_path):
     assert result.exit_code == 1
 
 
+@pytest.mark.slow
 def test_sigkill_midway_then_resume(tmp_path, hf_model):
     """Kill a run with SIGKILL after a few videos, run again: finished videos are not redone
     and every output file is whole."""
