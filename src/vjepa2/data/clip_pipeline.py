@@ -1,6 +1,6 @@
 """The one path from a video file to clip tensors, driven by a `ClipSpec`.
 
-file → `probe` (length, frame rate) → `clip_positions` (which frames: segments, sliding windows
+file → `video_info` (length, frame rate) → `clip_positions` (which frames: segments, sliding windows
 or one random window) → `read_video` → `transform_clips` (the evaluation views, or the training
 augmentation drawn from a seeded generator) → `Clips`: pixels ``[S, V, T, 3, crop, crop]`` for
 ``S`` clips of ``T`` frames seen through ``V`` spatial views, ready for the model once flattened
@@ -24,7 +24,7 @@ import torch
 
 from vjepa2.config import VJEPA2Config
 from vjepa2.errors import UsageError
-from vjepa2.video import VideoDecodeError, VideoInfo, frame_times, probe, read_video
+from vjepa2.video import VideoDecodeError, VideoInfo, frame_times, read_video, video_info
 from vjepa2.video.sampling import fps_frame_step, pad_indices, sample_clips, sliding_windows
 from vjepa2.video.transforms import EvalTransform, TrainTransform
 
@@ -220,7 +220,7 @@ def read_clips(
     """
     path = os.fspath(path)
     try:
-        info = probe(path)
+        info = video_info(path)
         positions = clip_positions(info, spec, path, generator)[select]
         flat = positions.indices.reshape(-1)
         frames, info = read_video(path, indices=flat, num_threads=decoder_threads)
@@ -238,7 +238,7 @@ def count_clips(path: str | os.PathLike, spec: ClipSpec) -> int:
     if spec.stride is None:
         return spec.segments
     try:
-        return len(clip_positions(probe(path), spec, path))
+        return len(clip_positions(video_info(path), spec, path))
     except (IndexError, ValueError) as err:
         raise VideoDecodeError(path, str(err)) from err
 

@@ -12,7 +12,7 @@ from vjepa2.video.decode import (
     VideoDecodeWarning,
     VideoInfo,
     frame_times,
-    probe,
+    video_info,
 )
 from vjepa2.video.read import read_image, read_video
 from vjepa2.video.sampling import (
@@ -38,7 +38,6 @@ __all__ = [
     "fps_frame_step",
     "frame_times",
     "preprocess",
-    "probe",
     "read_image",
     "read_video",
     "sample_clips",
@@ -46,4 +45,5 @@ __all__ = [
     "sliding_windows",
     "spatial_views",
     "uniform_indices",
+    "video_info",
 ]

@@ -1,7 +1,7 @@
 """Optional decoders behind `read_video(..., backend=...)`: torchcodec and decord.
 
 Both are asked for the same frames as the PyAV path: timestamps are turned into frame numbers
-with PyAV's frame table (`frame_times`), metadata comes from `probe`, and frames come out
+with PyAV's frame table (`frame_times`), metadata comes from `video_info`, and frames come out
 upright (decord 0.6 and torchcodec >= 0.11 apply the display matrix themselves; for older
 torchcodec we rotate). Failures inside either library become `VideoDecodeError`. Neither
 package is a dependency; selecting one that is not installed raises ImportError naming it.
@@ -16,7 +16,7 @@ import importlib
 import numpy as np
 import torch
 
-from vjepa2.video.decode import VideoDecodeError, VideoInfo, frame_times, probe
+from vjepa2.video.decode import VideoDecodeError, VideoInfo, frame_times, video_info
 from vjepa2.video.positions import frame_positions
 
 BACKENDS = ("pyav", "torchcodec", "decord")
@@ -38,7 +38,7 @@ def _positions(path: str, indices, timestamps, num_frames: int) -> np.ndarray:
 
 def _read_torchcodec(path, indices, timestamps, num_threads):
     decoders = _import("torchcodec", "torchcodec.decoders", "torchcodec")
-    info = probe(path)
+    info = video_info(path)
     try:
         decoder = decoders.VideoDecoder(
             path, dimension_order="NHWC", num_ffmpeg_threads=num_threads, seek_mode="exact"
@@ -59,7 +59,7 @@ def _read_torchcodec(path, indices, timestamps, num_threads):
 
 def _read_decord(path, indices, timestamps, num_threads):
     decord = _import("decord", "decord", "decord")
-    info = probe(path)
+    info = video_info(path)
     try:
         reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=num_threads)
         num_frames = len(reader)

@@ -79,7 +79,7 @@ class VideoInfo:
 
     width/height are the displayed size (after rotation). rotation is the display-matrix angle in
     degrees counter-clockwise (0, 90, 180 or 270) that was applied to the frames. duration and
-    fps come from the container; num_frames from the container header in `probe` when it has
+    fps come from the container; num_frames from the container header in `video_info` when it has
     one, otherwise (and always in `read_video`) from counting the video packets.
     """
 
@@ -447,7 +447,7 @@ def frame_times(path: str | os.PathLike) -> np.ndarray:
         return decoder.frame_table().times(_header_fps(decoder.stream))
 
 
-def probe(path: str | os.PathLike) -> VideoInfo:
+def video_info(path: str | os.PathLike) -> VideoInfo:
     """Metadata without decoding the file: header fields plus the first frame's size and rotation.
 
     num_frames comes from the container header where it records one (mp4, mov, avi, gif) and
