@@ -71,6 +71,11 @@ def test_bad_input_is_a_usage_error(files):
     assert "7 values" in invoke(files, "--pose", "0,0,0", code=2)
     assert "numbers" in invoke(files, "--pose", "a,b", code=2)
     assert "topk" in invoke(files, "--pose", POSE, "--samples", "4", code=2)
+    assert "auto, none" in invoke(files, "--pose", POSE, "--gripper-dim", "x", code=2)
+    png = files["folder"] / "never.png"
+    assert "points" in invoke(files, "--pose", POSE, "--landscape", png, "--landscape-points",
+                              "1", code=2)  # fmt: skip
+    assert not png.exists()
     missing = files["folder"] / "missing.png"
     out = runner.invoke(app, ["plan", "-m", str(files["model"]), "--start", str(missing),
                               "--goal", str(files["goal"]), "--pose", POSE])  # fmt: skip

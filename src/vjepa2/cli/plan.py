@@ -34,10 +34,17 @@ def _numbers(text: str, kind: type, option: str) -> list:
 
 def _gripper_dim(text: str, planned: list[int] | None) -> int | str | None:
     """``auto``: the model's gripper dim (6 for 7-D actions), unless ``--planned-dims`` leaves
-    it out."""
-    if text == "none" or (text == "auto" and planned is not None and POSE_DIM - 1 not in planned):
+    it out; ``none``; or a dim."""
+    if text == "auto":
+        return None if planned is not None and POSE_DIM - 1 not in planned else "auto"
+    if text == "none":
         return None
-    return "auto" if text == "auto" else _numbers(text, int, "--gripper-dim")[0]
+    try:
+        return int(text)
+    except ValueError as err:
+        raise typer.BadParameter(
+            f"expected auto, none or an action dim, got {text!r}", param_hint="--gripper-dim"
+        ) from err
 
 
 def _load(model: Path, config: Path | None, device: str) -> WorldModel:
