@@ -74,5 +74,7 @@ def convert(
         classifier_heads=classifier_heads, classifier_index=classifier_index, labels=labels,
         preset=preset, config=config,
     )  # fmt: skip
-    kind = "classifier" if model.config.is_classifier else "encoder + predictor"
-    typer.echo(f"wrote {out} ({kind}, {model.num_parameters() / 1e6:.1f}M parameters)")
+    family = getattr(model.config, "model_type", "vjepa2")
+    kind = "classifier" if getattr(model.config, "is_classifier", False) else "encoder + predictor"
+    params = sum(p.numel() for p in model.parameters())
+    typer.echo(f"wrote {out} ({family}, {kind}, {params / 1e6:.1f}M parameters)")

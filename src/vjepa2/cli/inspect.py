@@ -117,7 +117,7 @@ def info(
     config = data.get("config")
     table = Table(show_header=False, title=checkpoint)
     table.add_row("format", data["format"])
-    for key in ("path", "hub_id", "epoch", "step", "tensors"):
+    for key in ("family", "path", "hub_id", "epoch", "step", "tensors"):
         if key in data:
             table.add_row(key, str(data[key]))
     if "parameters" in data:
@@ -129,7 +129,13 @@ def info(
             )
         else:
             table.add_row(name, f"{len(part)} probe head(s)")
-    if isinstance(config, dict):
+    if isinstance(config, dict) and isinstance(config.get("encoder"), dict):  # world model
+        table.add_row("encoder", _arch_line(config["encoder"]))
+        p = config["predictor"]
+        table.add_row("AC predictor", f"width {p['hidden_size']}, depth "
+                      f"{p['num_hidden_layers']}, heads {p['num_attention_heads']}, "
+                      f"action dim {p['action_dim']}")  # fmt: skip
+    elif isinstance(config, dict):
         table.add_row("architecture", _arch_line(config))
         if config.get("num_labels"):
             names = list(config["id2label"].values())

@@ -239,6 +239,24 @@ def save_ac_original(
     return path
 
 
+def save_ac(model: VJEPA2ACModel, path: str | os.PathLike) -> Path:
+    """Meta's layout for a ``.pt`` / ``.pth`` path (with the architecture under ``config``, so
+    it loads back without ``config=``), our folder format otherwise."""
+    path = Path(path)
+    if path.suffix in (".pt", ".pth"):
+        return save_ac_original(model, path, with_config=True)
+    return save_ac_pretrained(model, path)
+
+
+def convert_ac(src: Path, out: Path, config: ConfigLike | None) -> Path:
+    """``vjepa2 convert`` of an AC checkpoint, dtypes kept: a ``.pt`` out gets exactly Meta's
+    ``{"encoder", "predictor"}`` (what the released file holds), a folder our format."""
+    model = load_ac(src, config, dtype=None)
+    if Path(out).suffix in (".pt", ".pth"):
+        return save_ac_original(model, out)
+    return save_ac_pretrained(model, out)
+
+
 register_own_format(
     OwnFormat(
         model_type=AC_MODEL_TYPE,
@@ -246,5 +264,9 @@ register_own_format(
         load=lambda path, config=None, dtype=torch.float32, device="cpu": load_ac(
             path, config, dtype=dtype, device=device
         ),
+        model_class=VJEPA2ACModel,
+        config_class=VJEPA2ACConfig,
+        save=save_ac,
+        convert=convert_ac,
     )
 )

@@ -10,7 +10,7 @@ from torch import nn
 
 from vjepa2.config import VJEPA2Config
 from vjepa2.errors import UsageError
-from vjepa2.weights.loader import load, save
+from vjepa2.weights.loader import load, own_format_of, resolve_source, save
 
 
 def read_labels(path: str | os.PathLike) -> dict[int, str]:
@@ -45,6 +45,16 @@ def convert(
     those of a classifier checkpoint; ``config`` (a config.json) or ``preset`` gives the
     architecture of a ``.pt`` whose file name and widths do not tell it.
     """
+    own = own_format_of(resolve_source(src))
+    if own is not None:  # V-JEPA 2-AC, 2.1: their own layouts, converted losslessly
+        if classifier is not None or labels is not None:
+            raise UsageError(f"{src}: a {own.model_type} model takes no classifier or labels")
+        arch = own.config_class.from_json_file(config) if config is not None else None
+        try:
+            own.convert(Path(src), Path(out), arch)
+        except OSError as err:
+            raise UsageError(f"{out}: cannot write the converted model ({err})") from err
+        return load(src, config=arch)
     id2label = read_labels(labels) if labels is not None else None
     kwargs: dict = dict(checkpoint_key=checkpoint_key, preset=preset)
     if config is not None:

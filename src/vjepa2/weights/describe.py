@@ -13,6 +13,7 @@ from vjepa2.config import CONFIG_NAME, VJEPA2Config
 from vjepa2.errors import VJEPA2Error
 from vjepa2.presets import DEMO_NAME, PRESETS, count_parameters
 from vjepa2.weights import original
+from vjepa2.weights.families import own_format_for_checkpoint, own_format_for_dir, read_config
 from vjepa2.weights.loader import resolve_source
 from vjepa2.weights.strict import CheckpointError
 
@@ -35,7 +36,7 @@ def describe(source: str) -> dict[str, Any]:
 
 
 def _describe_hf_dir(path: Path, bundled: bool = False) -> dict[str, Any]:
-    config = VJEPA2Config.from_json_file(path / CONFIG_NAME)
+    config = read_config(path / CONFIG_NAME)  # into its family's config class
     params, tensors = 0, 0
     for file in sorted(path.glob("*.safetensors")):
         try:
@@ -45,8 +46,11 @@ def _describe_hf_dir(path: Path, bundled: bool = False) -> dict[str, Any]:
                     tensors += 1
         except (SafetensorError, OSError) as err:
             raise CheckpointError(f"{file}: not a readable safetensors file ({err})") from err
-    return {"format": "huggingface" + (" (bundled demo)" if bundled else ""), "path": str(path),
-            "config": config.to_dict(), "tensors": tensors, "parameters": params}  # fmt: skip
+    own = own_format_for_dir(path)
+    kind = f"vjepa2 folder ({own.model_type})" if own else "huggingface"
+    return {"format": kind + (" (bundled demo)" if bundled else ""), "path": str(path),
+            "family": getattr(config, "model_type", "vjepa2"), "config": config.to_dict(),
+            "tensors": tensors, "parameters": params}  # fmt: skip
 
 
 def _describe_original(path: Path) -> dict[str, Any]:
@@ -64,14 +68,21 @@ def _describe_original(path: Path) -> dict[str, Any]:
                 for c in value
                 if isinstance(c, dict)
             ]
+    own = own_format_for_checkpoint(checkpoint)
     info: dict[str, Any] = {
         "format": "original (.pt)", "path": str(path), "keys": sorted(map(str, checkpoint)),
-        "parts": parts,
+        "parts": parts, "family": own.model_type if own else "vjepa2",
     }  # fmt: skip
     for key in ("epoch", "step"):
         if isinstance(checkpoint.get(key), int):
             info[key] = checkpoint[key]
-    if "encoder" in checkpoint or "target_encoder" in checkpoint:
+    if own is not None:
+        stored = checkpoint.get("config")
+        info["config"] = (
+            own.config_class.from_dict(stored).to_dict() if isinstance(stored, dict)
+            else f"not stored in the file: pass config= to load it ({own.model_type})"
+        )  # fmt: skip
+    elif "encoder" in checkpoint or "target_encoder" in checkpoint:
         info["config"] = _original_config(checkpoint, path)
     return info
 

@@ -109,8 +109,11 @@ def read_config(path: str | os.PathLike) -> Any:
     """A ``config.json`` read into the config class of its ``model_type``'s family."""
     data = read_config_json(path)
     model_type = data.get("model_type", "vjepa2")
-    config_class = next(
-        (f.config_class for f in families() if f.model_type == model_type), VJEPA2Config
+    own = _OWN_FORMATS.get(model_type)
+    config_class = (
+        own.config_class
+        if own
+        else next((f.config_class for f in families() if f.model_type == model_type), VJEPA2Config)
     )
     try:
         return config_class.from_dict(data)
@@ -130,19 +133,28 @@ def family_for_original(keys: OriginalKeys, source: str) -> ModelFamily:
 
 @dataclass(frozen=True)
 class OwnFormat:
-    """A family read and written by loaders of its own (its own config class and layouts):
-    V-JEPA 2-AC (``weights/ac.py``, replaced by the world model's loader when
+    """A family read and written by functions of its own (its own config class and layouts):
+    V-JEPA 2-AC (``weights/ac.py``; the world model's loader replaces ``load`` when
     ``vjepa2.world_model`` is imported) and V-JEPA 2.1 (``weights/vjepa2_1.py``).
 
     Attributes:
         model_type: the ``model_type`` its ``config.json`` carries.
         holds: whether the content of a ``.pt`` (the dict ``torch.load`` returns) is its.
         load: ``load(path, config=..., dtype=..., device=...)`` -> the model.
+        model_class / config_class: what it builds and what its ``config.json`` is read into.
+        save: ``save(model, path)``: Meta's layout for a ``.pt`` / ``.pth`` path, our folder
+            format otherwise.
+        convert: ``convert(src, out, config)``: a file or folder to the other format, the
+            checkpoint's dtypes kept (``vjepa2 convert``).
     """
 
     model_type: str
     holds: Callable[[Mapping[str, Any]], bool]
     load: Callable[..., nn.Module]
+    model_class: type
+    config_class: Any
+    save: Callable[[nn.Module, Path], Path]
+    convert: Callable[[Path, Path, Any], Path]
 
 
 _OWN_FORMATS: dict[str, OwnFormat] = {}
@@ -160,6 +172,11 @@ def own_format_for_dir(path: str | os.PathLike) -> OwnFormat | None:
     if not config.is_file():
         return None
     return _OWN_FORMATS.get(read_config_json(config).get("model_type", ""))
+
+
+def own_format_for_model(model: nn.Module) -> OwnFormat | None:
+    """The own-format family a model instance belongs to, if any."""
+    return next((o for o in _OWN_FORMATS.values() if isinstance(model, o.model_class)), None)
 
 
 def own_format_for_checkpoint(checkpoint: Mapping[str, Any]) -> OwnFormat | None:

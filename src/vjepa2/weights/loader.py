@@ -24,11 +24,13 @@ from vjepa2.presets import DEMO_DIR, DEMO_NAME, PRESETS, get_preset
 from vjepa2.weights import hf, original
 from vjepa2.weights.families import (
     ModelFamily,
+    OwnFormat,
     build_model,
     family_for_config,
     family_for_original,
     own_format_for_checkpoint,
     own_format_for_dir,
+    own_format_for_model,
 )
 from vjepa2.weights.keymaps import (
     IGNORED_ORIGINAL_KEYS,
@@ -183,7 +185,7 @@ def load(
             (every problem listed); ``ConfigError`` for an impossible architecture.
     """
     path = resolve_source(source, revision, cache_dir)
-    own = own_format_for_dir(path) if path.is_dir() else own_format_for_checkpoint(_peek(path))
+    own = own_format_of(path)
     if own is not None:
         if classifier is not None:
             raise CheckpointError(f"{path}: a {own.model_type} model takes no classifier=")
@@ -218,6 +220,11 @@ def load(
     elif cfg.is_classifier:
         cfg = cfg.replace(id2label=None)
     return from_original_parts(family_for_config(cfg), cfg, parts, source_name, dtype, device)
+
+
+def own_format_of(path: Path) -> OwnFormat | None:
+    """The own-format family (V-JEPA 2-AC, 2.1) of a local file or folder, if it is one."""
+    return own_format_for_dir(path) if path.is_dir() else own_format_for_checkpoint(_peek(path))
 
 
 def _peek(path: Path) -> Mapping[str, Any]:
@@ -285,6 +292,9 @@ def save(model: nn.Module, path: str | os.PathLike, max_shard_size: str = "5GB")
     transformers; sharded above ``max_shard_size``). An existing model there is replaced only
     once the new one is completely written."""
     path = Path(path)
+    own = own_format_for_model(model)
+    if own is not None:
+        return own.save(model, path)
     if path.suffix in (".pt", ".pth"):
         return save_original(model, path)
     return hf.save_pretrained(model, path, max_shard_size=max_shard_size)

@@ -404,4 +404,36 @@ def _load_for_facade(
     return load_v21(path, config=config, dtype=dtype, device=device)
 
 
-register_own_format(OwnFormat(MODEL_TYPE, is_v21_checkpoint, _load_for_facade))
+def save_v21(model: VJEPA21Model, path: str | os.PathLike) -> Path:
+    """Meta's layout for a ``.pt`` / ``.pth`` path, our folder format otherwise."""
+    path = Path(path)
+    return (
+        save_original(model, path)
+        if path.suffix in (".pt", ".pth")
+        else save_pretrained(model, path)
+    )
+
+
+def convert_v21(src: Path, out: Path, config: VJEPA21Config | None) -> Path:
+    """``vjepa2 convert`` of a 2.1 checkpoint, lossless between Meta's ``.pt`` and our folder
+    (:func:`convert_original` / :func:`convert_to_original`), dtypes kept."""
+    src, out = Path(src), Path(out)
+    to_pt = out.suffix in (".pt", ".pth")
+    if src.is_dir() and to_pt:
+        return convert_to_original(src, out)
+    if not src.is_dir() and not to_pt:
+        return convert_original(src, out, config=config)
+    return save_v21(load_v21(src, config=config, dtype=None), out)
+
+
+register_own_format(
+    OwnFormat(
+        model_type=MODEL_TYPE,
+        holds=is_v21_checkpoint,
+        load=_load_for_facade,
+        model_class=VJEPA21Model,
+        config_class=VJEPA21Config,
+        save=save_v21,
+        convert=convert_v21,
+    )
+)

@@ -1,7 +1,7 @@
 """V-JEPA 2-AC as a world model: load it, encode frames, predict, compute losses, plan actions."""
 
 from vjepa2.models.ac_predictor import AC_MODEL_TYPE, ACPredictorConfig, VJEPA2ACConfig
-from vjepa2.weights.ac import is_ac_checkpoint
+from vjepa2.weights import ac
 from vjepa2.weights.families import OwnFormat, register_own_format
 from vjepa2.world_model.config import vitg_ac_config
 from vjepa2.world_model.frames import FrameTransform
@@ -26,4 +26,14 @@ __all__ = [
 ]
 
 # vjepa2.load of an AC checkpoint gives the world model (planning methods and all).
-register_own_format(OwnFormat(AC_MODEL_TYPE, is_ac_checkpoint, load_world_model))
+register_own_format(
+    OwnFormat(
+        model_type=AC_MODEL_TYPE,
+        holds=ac.is_ac_checkpoint,
+        load=load_world_model,
+        model_class=WorldModel,
+        config_class=VJEPA2ACConfig,
+        save=ac.save_ac,
+        convert=ac.convert_ac,
+    )
+)
