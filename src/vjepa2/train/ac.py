@@ -87,7 +87,8 @@ class ACObjective(nn.Module):
 def build_world_model(opts: TrainACOptions) -> WorldModel:
     """The world model to train: ``--model`` (with ``--config`` for a Meta .pt of another size
     than the released one), or a fresh predictor (seeded original init) of ``--config`` on the
-    ``--encoder``. The encoder is frozen, the predictor in training mode, on the CPU."""
+    ``--encoder``. The encoder is frozen (and the extrinsics encoder unless it is used), the
+    predictor in training mode, on the CPU."""
     if opts.model is not None:
         wm = load_world_model(opts.model, config=opts.config)
     else:
@@ -105,6 +106,8 @@ def build_world_model(opts: TrainACOptions) -> WorldModel:
         wm.encoder.load_state_dict(encoder.state_dict())
     wm.encoder.requires_grad_(False).eval()
     wm.predictor.requires_grad_(True).train()
+    if not wm.config.predictor.use_extrinsics:  # kept for the layout, never used: no gradient
+        wm.predictor.extrinsics_encoder.requires_grad_(False)
     return wm
 
 
