@@ -293,3 +293,25 @@ def test_torchrun_two_gloo_processes_match_one(robot, world_model, tmp_path):
     subprocess.run(_command(*one), check=True, env=_env(), capture_output=True)
     got, want = _losses(ddp), _losses(single)
     assert [got[s] for s in (1, 2, 3)] == pytest.approx([want[s] for s in (1, 2, 3)], rel=1e-4)
+
+
+def test_other_dimensions_and_skipped_frames(tmp_path):
+    """A robot with 3-D states and no actions in its files, recorded at 8 fps: clips take every
+    2nd frame, actions derived from the sampled states; too-short episodes are skipped."""
+    rng = np.random.default_rng(1)
+    for split, lengths in (("train", (17, 17, 5)), ("val", (17,))):
+        for i, t in enumerate(lengths):
+            frames = rng.integers(0, 255, (t, 32, 32, 3), dtype=np.uint8)
+            states = np.cumsum(rng.normal(size=(t, 3)), 0).astype(np.float32)
+            write_episode(tmp_path / "data" / split, f"ep{i}", frames, states, fps=8.0)
+    model = tmp_path / "wm"
+    torch.manual_seed(0)
+    predictor = ACPredictorConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                                  action_dim=3)  # fmt: skip
+    WorldModel(VJEPA2ACConfig(encoder=ENCODER, predictor=predictor)).save_pretrained(model)
+    out = tmp_path / "run"
+    options = TrainACOptions(data=str(tmp_path / "data"), out=out, model=str(model), frames=8,
+                             batch_size=2, epochs=2, rollout_steps=3, device="cpu")  # fmt: skip
+    summary = train_ac(options)
+    assert summary["steps"] == 2 and summary["val_loss"] is not None  # 2 of 3 episodes usable
+    assert vjepa2.load(out / "model").config.predictor.state_dim == 3
