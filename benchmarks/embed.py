@@ -20,11 +20,12 @@ import torch
 
 import vjepa2
 from common import DTYPES, machine
-from vjepa2.data.video_clips import ClipSpec, load_clips
+from vjepa2.data.clip_pipeline import ClipSpec, read_clips
 from vjepa2.inference.embed import embed_forward, embed_videos
 from vjepa2.presets import architecture, get_preset
 from vjepa2.runtime import autocast
-from vjepa2.video.synthetic import encode_video, signature_frames
+from vjepa2.video.synthetic import signature_frames
+from vjepa2.video.writer import encode_video
 
 
 def make_videos(folder: Path, count: int, frames: int, size: int) -> list[Path]:
@@ -69,7 +70,7 @@ def main() -> None:
     paths = make_videos(args.workdir / "embed", args.videos, args.frames * 2, args.size * 5 // 4)
     spec = ClipSpec.for_model(config)
 
-    clips = torch.cat([load_clips(p, spec).pixels.flatten(0, 1) for p in paths])
+    clips = torch.cat([read_clips(p, spec).pixels.flatten(0, 1) for p in paths])
     forward = embed_forward(model, tokens=False)
 
     def model_only() -> float:

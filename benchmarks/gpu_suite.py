@@ -12,6 +12,9 @@ Sections (each one runs even if an earlier one failed; a failure is recorded, no
 - ``memory``: peak ``torch.cuda.max_memory_allocated`` of one ViT-L forward on 64 x 256 px.
 - ``embed``: ``embed_videos`` on generated H.264 files vs the model alone on preprocessed clips.
 - ``probe``: attentive-probe training on cached ViT-L features, epochs per second.
+- ``ac``: the V-JEPA 2-AC predictor at the released vitg-ac shapes (random weights): one
+  teacher-forcing + rollout training step on cached encodings (bf16 autocast, AdamW), and one
+  CEM plan (horizon 2, 400 samples, 10 iterations), time and peak memory.
 
 Every result is appended to ``OUT/results.jsonl`` as soon as it is measured and the whole run
 is summarised in ``OUT/results.md``. Half-precision runs cast weights and input to the dtype
@@ -33,10 +36,12 @@ import torch
 
 import vjepa2
 from common import DTYPES, alternate, machine, model_pair
-from vjepa2.data.video_clips import ClipSpec, load_clips
+from vjepa2.data.clip_pipeline import ClipSpec, read_clips
 from vjepa2.inference.embed import embed_forward, embed_videos
 from vjepa2.models import AttentiveClassifier
-from vjepa2.video.synthetic import encode_video, signature_frames
+from vjepa2.video.synthetic import signature_frames
+from vjepa2.video.writer import encode_video
+from vjepa2.world_model import ACPredictorConfig, VJEPA2ACConfig, WorldModel, vitg_ac_config
 
 # Dense (no sparsity) bf16 tensor-core peaks, TFLOP/s, from the vendors' data sheets.
 PEAK_BF16_TFLOPS = {"H100 80GB HBM3": 989.0, "H100": 989.0, "H200": 989.0, "A100": 312.0}
@@ -57,11 +62,18 @@ class Shapes:
     embed_batch: int = 8
     probe_clips: int = 512
     probe_epochs: int = 3
+    probe_dim: int | None = None  # None: the preset's width
+    embed_workers: tuple[int, ...] = (4, 8)
+    ac_batch: int = 4
+    ac_frames: int = 8
+    ac_samples: int = 400
 
     @classmethod
     def smoke(cls) -> Shapes:
         return cls(layers=1, frames=4, size=64, batches=(1, 2), long_frames=8, repeats=2,
-                   embed_videos=4, embed_batch=2, probe_clips=16, probe_epochs=1)  # fmt: skip
+                   embed_videos=4, embed_batch=2, probe_clips=16, probe_epochs=1,
+                   embed_workers=(1,), probe_dim=96, ac_batch=2, ac_frames=4,
+                   ac_samples=16)  # fmt: skip
 
 
 class Recorder:
@@ -98,6 +110,7 @@ TABLES = {
     "memory": "| frames | dtype | transformers GiB | vjepa2 GiB |\n|---|---|---|---|",
     "embed": "| run | seconds | videos/s | of model-only |\n|---|---|---|---|",
     "probe": "| probe | clips | epochs/s | ms/step |\n|---|---|---|---|",
+    "ac": "| step | shape | ms | peak GiB |\n|---|---|---|---|",
     "errors": "",
 }
 
@@ -217,17 +230,17 @@ def bench_memory(rec: Recorder, shapes: Shapes, device: str) -> None:
                 frames=shapes.long_frames, dtype=name, **peaks)  # fmt: skip
 
 
-def _peak_bytes(fn: Callable[[], object], device: str) -> int:
+def _peak_bytes(fn: Callable[[], object], device: str, inference: bool = True) -> int:
     """Peak bytes above what was allocated before the call (CUDA only; 0 on the CPU)."""
     if device != "cuda":
-        with torch.inference_mode():
+        with torch.inference_mode(inference):
             fn()
         return 0
     torch.cuda.synchronize()
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
     base = torch.cuda.memory_allocated()
-    with torch.inference_mode():
+    with torch.inference_mode(inference):
         out = fn()
     torch.cuda.synchronize()
     del out
@@ -244,7 +257,7 @@ def bench_embed(rec: Recorder, shapes: Shapes, device: str, workdir: Path) -> No
         model = vjepa2.VJEPA2Model(config, with_predictor=False).eval().to(torch.bfloat16)
     paths = _make_videos(workdir / "videos", shapes)
     spec = ClipSpec.for_model(config)
-    clips = torch.cat([load_clips(p, spec).pixels.flatten(0, 1) for p in paths])
+    clips = torch.cat([read_clips(p, spec).pixels.flatten(0, 1) for p in paths])
     forward = embed_forward(model, tokens=False)
 
     def model_only() -> float:
@@ -263,8 +276,9 @@ def bench_embed(rec: Recorder, shapes: Shapes, device: str, workdir: Path) -> No
             return time.perf_counter() - start
 
     model_only()
-    results = {"model only": model_only(), "embed, workers 4": end_to_end(4),
-               "embed, workers 8": end_to_end(8)}  # fmt: skip
+    results = {"model only": model_only()}
+    for workers in shapes.embed_workers:
+        results[f"embed, workers {workers}"] = end_to_end(workers)
     for name, seconds in results.items():
         share = results["model only"] / seconds
         rec.add("embed", f"| {name} | {seconds:.2f} | {len(paths) / seconds:.1f} | {share:.0%} |",
@@ -287,7 +301,7 @@ def bench_probe(rec: Recorder, shapes: Shapes, device: str) -> None:
     """The recipe's 4-block attentive probe trained on cached ViT-L-sized features, bf16."""
     config = vjepa2.get_preset(shapes.preset).config()
     tokens = (shapes.frames // 2) * (shapes.size // 16) ** 2
-    dim, batch = config.hidden_size, min(32, shapes.probe_clips)
+    dim, batch = shapes.probe_dim or config.hidden_size, min(32, shapes.probe_clips)
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     features = torch.randn(shapes.probe_clips, tokens, dim, dtype=dtype, device=device)
     labels = torch.randint(0, 174, (shapes.probe_clips,), device=device)
@@ -318,6 +332,73 @@ def bench_probe(rec: Recorder, shapes: Shapes, device: str) -> None:
             clips=shapes.probe_clips, tokens=tokens)  # fmt: skip
 
 
+def ac_config(smoke: bool) -> VJEPA2ACConfig:
+    """The released vitg-ac architecture, or a tiny one for --smoke."""
+    if not smoke:
+        return vitg_ac_config()
+    encoder = (
+        vjepa2.get_preset("vitl")
+        .config()
+        .replace(
+            id2label=None, hidden_size=96, num_hidden_layers=1, num_attention_heads=3, crop_size=64
+        )
+    )
+    predictor = ACPredictorConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4)
+    return VJEPA2ACConfig(encoder=encoder, predictor=predictor)
+
+
+def bench_ac(rec: Recorder, shapes: Shapes, device: str, smoke: bool) -> None:
+    """A training step of the AC predictor on cached encodings, and one CEM plan."""
+    config = ac_config(smoke)
+    with torch.device(device):
+        wm = WorldModel(config)
+    wm.encoder.requires_grad_(False)
+    n, dim = wm.tokens_per_frame, config.encoder.hidden_size
+    b, t = shapes.ac_batch, shapes.ac_frames
+    g = torch.Generator(device=device).manual_seed(0)
+    h = torch.nn.functional.layer_norm(torch.randn(b, t * n, dim, device=device, generator=g),
+                                       (dim,))  # fmt: skip
+    actions = 0.02 * torch.randn(b, t - 1, 7, device=device, generator=g)
+    states = 0.1 * torch.randn(b, t, 7, device=device, generator=g)
+    optimizer = torch.optim.AdamW(wm.predictor.parameters(), lr=1e-4)
+    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=device == "cuda")
+
+    def train_step() -> None:
+        with autocast:
+            tf, ar = wm.losses(h, actions, states, rollout_steps=2)
+        (tf + ar).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    def plan() -> None:
+        with torch.inference_mode(), autocast:
+            wm.plan_from_encodings(h[0, :n], h[0, -n:], states[0, 0], seed=0,
+                                   samples=shapes.ac_samples)  # fmt: skip
+
+    for name, fn, shape in (
+        ("teacher forcing + 2-step rollout, fwd+bwd+AdamW", train_step,
+         f"batch {b}, {t} frames x {n} tokens"),
+        ("CEM plan (10 iterations)", plan,
+         f"horizon 2, {shapes.ac_samples} samples, {n} tokens per frame"),
+    ):  # fmt: skip
+        fn()
+        peak = _peak_bytes(fn, device, inference=False)
+        seconds = _median_seconds(fn, device, repeats=3)
+        rec.add("ac", f"| {name} | {shape} | {seconds * 1e3:.0f} | {peak / 2**30:.1f} |",
+                step=name, seconds=seconds, peak_bytes=peak)  # fmt: skip
+
+
+def _median_seconds(fn: Callable[[], object], device: str, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
 def _sync(device: str) -> None:
     if device == "cuda":
         torch.cuda.synchronize()
@@ -339,12 +420,17 @@ def run_section(rec: Recorder, name: str, fn: Callable[[], object], deadline: fl
     return result
 
 
+SECTIONS = ("encoder", "memory", "embed", "probe", "ac", "compile", "mfu")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for results")
     parser.add_argument("--smoke", action="store_true", help="tiny shapes, any device")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS),
+                        help="run only these (compile and mfu need encoder)")  # fmt: skip
     parser.add_argument("--budget-s", type=float, default=480, help="skip sections after this")
     args = parser.parse_args()
 
@@ -353,17 +439,20 @@ def main() -> None:
     if args.device == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False  # fp32 rows measure true fp32
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    encoder = run_section(rec, "encoder", lambda: bench_encoder(rec, shapes, args.device),
-                          deadline)  # fmt: skip
-    run_section(rec, "memory", lambda: bench_memory(rec, shapes, args.device), deadline)
+    wanted, encoder = set(args.sections) - ({"compile"} if args.no_compile else set()), None
+
+    def section(name: str, fn: Callable[[], object]) -> object:
+        return run_section(rec, name, fn, deadline) if name in wanted else None
+
+    encoder = section("encoder", lambda: bench_encoder(rec, shapes, args.device))
+    section("memory", lambda: bench_memory(rec, shapes, args.device))
     with tempfile.TemporaryDirectory() as work:
-        run_section(rec, "embed", lambda: bench_embed(rec, shapes, args.device, Path(work)),
-                    deadline)  # fmt: skip
-    run_section(rec, "probe", lambda: bench_probe(rec, shapes, args.device), deadline)
-    if encoder and not args.no_compile:
-        run_section(rec, "compile", lambda: bench_compile(rec, shapes, encoder), deadline)
+        section("embed", lambda: bench_embed(rec, shapes, args.device, Path(work)))
+    section("probe", lambda: bench_probe(rec, shapes, args.device))
+    section("ac", lambda: bench_ac(rec, shapes, args.device, args.smoke))
     if encoder:
-        run_section(rec, "mfu", lambda: report_mfu(rec, shapes, encoder, args.device), deadline)
+        section("compile", lambda: bench_compile(rec, shapes, encoder))
+        section("mfu", lambda: report_mfu(rec, shapes, encoder, args.device))
     info = machine() | {"started": started, "smoke": args.smoke, "shapes": vars(shapes)}
     header = f"# GPU suite\n\n```\n{json.dumps(info, indent=1, default=str)}\n```"
     print(rec.write_markdown(header, TABLES).read_text())

@@ -32,7 +32,7 @@ from vjepa2.data.motion import TRANSLATION_CLASSES, MotionSettings, make_motion_
 from vjepa2.presets import architecture
 from vjepa2.train.probe import ProbeSettings, train_probe
 from vjepa2.video import read_video
-from vjepa2.video.synthetic import encode_video
+from vjepa2.video.writer import encode_video
 
 # Flat backgrounds, fast motion: random-init features can tell the directions apart (a textured
 # background hides them from an untrained encoder; see docs/probe.md).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 import vjepa2
@@ -38,11 +39,12 @@ def test_demo_command_writes_and_classifies_a_clip(tmp_path):
     assert len(json.loads(again.output.splitlines()[0])["top_k"]) == 5
 
 
+@pytest.mark.slow
 def test_demo_model_beats_chance_on_fresh_clips(tmp_path):
     """48 clips the model never saw (another seed), through `vjepa2.classify` as a user would:
     most are right (chance is 1/6). The held-out test accuracy measured when the model was made
     is in motion.json."""
-    from vjepa2.video.synthetic import encode_video
+    from vjepa2.video.writer import encode_video
 
     model = vjepa2.load("demo").eval()
     names = list(model.id2label.values())

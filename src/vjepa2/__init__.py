@@ -13,7 +13,7 @@ import torch
 
 from vjepa2 import world_model
 from vjepa2.config import ConfigError, VJEPA2Config
-from vjepa2.data.video_clips import ClipSpec
+from vjepa2.data.clip_pipeline import ClipSpec
 from vjepa2.errors import UsageError, VJEPA2Error
 from vjepa2.inference import Embedding, classify, embed_video
 from vjepa2.models import VJEPA2ForVideoClassification, VJEPA2Model
@@ -70,4 +70,4 @@ def embed(
         model.config, frames=frames, frame_step=frame_step, fps=fps, segments=segments,
         views=views, stride=stride,
     )  # fmt: skip
-    return embed_video(model, video, spec, batch_size=batch_size)
+    return embed_video(video, model, spec, batch_size=batch_size)

@@ -74,3 +74,40 @@ def test_stratified_split_is_seeded(tmp_path):
     again = split_examples(data, (0.6, 0.2, 0.2), seed=3)
     assert [e.path for e in again[2].examples] == [e.path for e in test.examples]
     assert not {e.path for e in train.examples} & {e.path for e in test.examples}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "file,class\na.mp4,walk\nb b.mp4,run\n",
+        "video\tcategory\na.mp4\twalk\nb b.mp4\trun\n",
+        "id,Class,FileName\n7,walk,a.mp4\n8,run,b b.mp4\n",
+    ],
+)
+def test_common_header_names(tmp_path, text):
+    (tmp_path / "m.csv").write_text(text)
+    data = read_labelled(tmp_path / "m.csv")
+    assert [(e.path.name, data.id2label[e.label]) for e in data.examples] == [
+        ("a.mp4", "walk"), ("b b.mp4", "run")
+    ]  # fmt: skip
+    assert "class" not in data.id2label.values()
+
+
+@pytest.mark.parametrize("header", ["name,target", "file,target", "clip,class"])
+def test_unknown_header_fails_naming_the_expected_columns(tmp_path, header):
+    (tmp_path / "m.csv").write_text(f"{header}\na.mp4,walk\n")
+    with pytest.raises(ValueError, match="path/file/video/filename and label/class/category"):
+        read_labelled(tmp_path / "m.csv")
+
+
+def test_a_label_named_like_a_column_is_still_data(tmp_path):
+    (tmp_path / "m.csv").write_text("a.mp4,class\nb.mp4,label\n")
+    data = read_labelled(tmp_path / "m.csv")
+    assert sorted(data.id2label.values()) == ["class", "label"] and len(data) == 2
+
+
+def test_find_videos_takes_images_from_folders_when_asked(tmp_path):
+    video = touch(tmp_path / "a.mp4")
+    image = touch(tmp_path / "sub" / "photo.JPG")
+    assert find_videos([tmp_path]) == [video]
+    assert find_videos([tmp_path], images=True) == [video, image]

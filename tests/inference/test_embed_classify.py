@@ -17,9 +17,11 @@ from typer.testing import CliRunner
 import vjepa2
 from tests.weights.test_loading import random_model
 from vjepa2.cli import app
-from vjepa2.data.video_clips import ClipSpec, load_clips
+from vjepa2.data.clip_pipeline import ClipSpec, read_clips
 from vjepa2.files import new_file_mode
-from vjepa2.video.synthetic import encode_video, make_broken_files, signature_frames
+from vjepa2.inference.embed import embed_video, embed_videos
+from vjepa2.video.synthetic import make_broken_files, signature_frames
+from vjepa2.video.writer import encode_image, encode_video
 from vjepa2.weights import save_original
 
 runner = CliRunner()
@@ -63,7 +65,7 @@ def cli(*args):
 
 
 def records(out):
-    lines = (out / "manifest.jsonl").read_text().splitlines()
+    lines = (out / "records.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines]
 
 
@@ -100,7 +102,7 @@ def test_embeddings_equal_the_model_on_the_same_clips(folder, hf_model, tmp_path
     model = vjepa2.load(hf_model)
     spec = ClipSpec.for_model(model.config, segments=2, views=3)
     for row in records(out):
-        clips = load_clips(row["path"], spec)
+        clips = read_clips(row["path"], spec)
         with torch.no_grad():
             expected = model(clips.pixels.flatten(0, 1)).last_hidden_state
         saved = load_file(out / row["output"])
@@ -138,7 +140,7 @@ def test_classify_equals_transformers(folder, hf_classifier):
     theirs = transformers.VJEPA2ForVideoClassification.from_pretrained(hf_classifier).eval()
     ours = vjepa2.load(hf_classifier)
     spec = ClipSpec.for_model(ours.config)
-    clips = load_clips(folder / "v1.webm", spec)
+    clips = read_clips(folder / "v1.webm", spec)
     pixels = clips.pixels[:, 0]
     expected = theirs(pixel_values_videos=pixels).logits
     assert (ours(pixels).logits - expected).abs().max().item() <= 1e-5
@@ -177,6 +179,7 @@ def test_all_broken_exits_1(folder, hf_model, tmp_path):
     assert result.exit_code == 1
 
 
+@pytest.mark.slow
 def test_sigkill_midway_then_resume(tmp_path, hf_model):
     """Kill a run with SIGKILL after a few videos, run again: finished videos are not redone
     and every output file is whole."""
@@ -191,7 +194,7 @@ def test_sigkill_midway_then_resume(tmp_path, hf_model):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:
-        if (out / "manifest.jsonl").exists() and len(records(out)) >= 3:
+        if (out / "records.jsonl").exists() and len(records(out)) >= 3:
             break
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
@@ -208,3 +211,82 @@ def test_sigkill_midway_then_resume(tmp_path, hf_model):
         tensors = load_file(out / row["output"])  # a torn file would not load
         assert tensors["tokens"].shape[:2] == (4, 3)
     assert not list(out.glob(".*.tmp"))
+
+
+def test_done_means_the_same_file_not_the_same_typed_path(tmp_path, hf_model, monkeypatch):
+    """`cd A && embed v.mp4 -o X` then `cd B && embed v.mp4 -o X` embeds B/v.mp4 too, and a
+    file changed since its embedding is embedded again."""
+    out = tmp_path / "emb"
+    for i, name in enumerate("AB"):
+        (tmp_path / name).mkdir()
+        encode_video(tmp_path / name / "v.mp4", signature_frames(6, 64, 96, start=i), fps=10)
+    for name in "AB":
+        monkeypatch.chdir(tmp_path / name)
+        result = cli("embed", "v.mp4", "-m", hf_model, "-o", out, "--workers", 0, "-q")
+        assert result.exit_code == 0 and "1 embedded, 0 failed, 0 already done" in result.output
+    assert len(list(out.glob("v-*.safetensors"))) == 2
+    again = cli("embed", "v.mp4", "-m", hf_model, "-o", out, "--workers", 0, "-q")
+    assert "0 embedded, 0 failed, 1 already done" in again.output
+    encode_video(tmp_path / "B" / "v.mp4", signature_frames(9, 64, 96, start=5), fps=10)
+    changed = cli("embed", "v.mp4", "-m", hf_model, "-o", out, "--workers", 0, "-q")
+    assert "1 embedded, 0 failed, 0 already done" in changed.output
+    rows = records(out)
+    assert {r["resolved"] for r in rows} == {str((tmp_path / n / "v.mp4").resolve()) for n in "AB"}
+
+
+def test_another_model_or_setting_into_the_same_folder_is_refused(folder, hf_model, tmp_path):
+    out = tmp_path / "emb"
+    video = folder / "v0.mp4"
+    assert cli("embed", video, "-m", hf_model, "-o", out, "--workers", 0, "-q").exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    other = tmp_path / "other"
+    vjepa2.save(random_model(), other)  # same architecture, other weights
+    refused = cli("embed", video, "-m", other, "-o", out, "--workers", 0, "-q")
+    assert refused.exit_code == 2 and "other settings (model " in refused.output
+    pooled = cli("embed", video, "-m", hf_model, "-o", out, "--pool", "both", "--workers", 0)
+    assert pooled.exit_code == 2 and "pool mean -> both" in pooled.output
+    frames = cli("embed", video, "-m", hf_model, "-o", out, "--frames", 8, "--workers", 0)
+    assert frames.exit_code == 2 and "spec " in frames.output
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # nothing mixed in
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / "manifest.jsonl").write_text("{}\n")
+    old = cli("embed", video, "-m", hf_model, "-o", legacy, "--workers", 0, "-q")
+    assert old.exit_code == 2 and "older vjepa2" in old.output
+
+
+def test_odd_record_lines_are_ignored(folder, hf_model, tmp_path):
+    out = tmp_path / "emb"
+    assert cli("embed", folder / "v0.mp4", "-m", hf_model, "-o", out, "-q").exit_code == 0
+    with open(out / "records.jsonl", "a") as f:
+        f.write('{}\n[1, 2]\n{"resolved": 3}\n{"path": "torn')
+    again = cli("embed", folder / "v0.mp4", "-m", hf_model, "-o", out, "-q")
+    assert again.exit_code == 0 and "1 already done" in again.output
+
+
+def test_a_folder_embeds_its_images_as_embed_photo_does(hf_model, tmp_path):
+    media = tmp_path / "media"
+    media.mkdir()
+    encode_video(media / "clip.mp4", signature_frames(6, 64, 96), fps=10)
+    encode_image(media / "photo.png", signature_frames(1, 64, 96)[0])
+    out = tmp_path / "emb"
+    result = cli("embed", media, "-m", hf_model, "-o", out, "--workers", 0, "-q")
+    assert result.exit_code == 0 and "2 embedded, 0 failed" in result.output
+    single = cli("embed", media / "photo.png", "-m", hf_model, "-o", tmp_path / "one", "-q")
+    assert single.exit_code == 0 and "1 embedded" in single.output
+    (image_row,) = [r for r in records(out) if r["path"].endswith("photo.png")]
+    assert image_row["frames"] == [0, 0, 0, 0]  # one frame as a static clip
+
+
+def test_strided_windows_embedded_in_parts_equal_the_whole(folder, hf_model, tmp_path):
+    model = vjepa2.load(hf_model)
+    spec = ClipSpec.for_model(model.config, stride=2)
+    whole = embed_video(folder / "v7.gif", model, spec)  # 27 frames: 13 windows
+    embed_videos(model, [folder / "v7.gif"], tmp_path, spec, pool="both", batch_size=5,
+                 workers=0, progress=False)  # fmt: skip
+    (row,) = records(tmp_path)
+    saved = load_file(tmp_path / row["output"])
+    assert saved["pooled"].shape == (13, 1, 96) and row["clips"] == 13
+    torch.testing.assert_close(saved["pooled"][:, 0], whole.pooled[:, 0], atol=1e-5, rtol=0)
+    torch.testing.assert_close(saved["tokens"], whole.tokens, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(saved["starts"].numpy(), whole.starts)

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 
 from tests.conftest import tiny_config
-from vjepa2.data.clips import ClipOrder, TrainingClips, collate_clips, training_videos
 from vjepa2.data.motion import MotionSettings, make_motion_dataset
+from vjepa2.data.pretrain_clips import ClipOrder, TrainingClips, collate_clips, training_videos
 from vjepa2.models import VJEPA2Model
 from vjepa2.train.masks import DEFAULT_MASKS, sample_masks
 from vjepa2.train.pretrain import (

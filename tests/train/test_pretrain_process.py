@@ -50,6 +50,7 @@ def _losses(run: Path) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in map(json.loads, lines) if "loss" in r}
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_follows_the_uninterrupted_trajectory(unlabelled, tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     subprocess.run(_command(unlabelled, whole), check=True, env=_env(), capture_output=True)
@@ -85,6 +86,7 @@ def test_sigkill_then_resume_follows_the_uninterrupted_trajectory(unlabelled, tm
         assert torch.equal(final["target_encoder"][key], value), key
 
 
+@pytest.mark.slow
 def test_torchrun_two_gloo_processes(unlabelled, tmp_path):
     out = tmp_path / "ddp"
     command = [

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from vjepa2.data.clips import training_videos
 from vjepa2.data.motion import MotionSettings, make_motion_dataset
+from vjepa2.data.pretrain_clips import training_videos
 from vjepa2.errors import UsageError
 from vjepa2.train.pretrain import PretrainOptions, pretrain
 

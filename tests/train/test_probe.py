@@ -74,6 +74,7 @@ def metrics(out):
     return json.loads((out / "metrics.json").read_text())
 
 
+@pytest.mark.slow
 def test_toy_probe_learns_and_exports(toy_large, tiny, tmp_path):
     out = tmp_path / "run"
     text = cli(*args(toy_large, tiny, out, "--lr", "1e-3", "--epochs", 25, "--batch-size", 16,
@@ -98,6 +99,7 @@ def test_toy_probe_learns_and_exports(toy_large, tiny, tmp_path):
         assert (model(x).logits - theirs(pixel_values_videos=x).logits).abs().max() <= 1e-5
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_equals_an_uninterrupted_run(toy, tiny, tmp_path):
     extra = ("--lr", "1e-3", "--epochs", 2, "--batch-size", 1, "--accumulation", 2,
              "--checkpoint-every", 3, "--cache-dtype", "fp32")  # fmt: skip
@@ -131,6 +133,7 @@ def _kill_after_first_checkpoint(proc, cut):
     assert checkpoint.exists() and not (cut / "metrics.json").exists(), "killed mid-training"
 
 
+@pytest.mark.slow
 def test_cached_and_uncached_train_the_same_probe(toy, tiny, tmp_path):
     extra = ("--lr", "1e-3", "--epochs", 2, "--batch-size", 4, "--accumulation", 1,
              "--cache-dtype", "fp32")  # fmt: skip
@@ -200,6 +203,7 @@ def test_bad_arguments(toy, tiny, tmp_path):
     assert bad_flip.exit_code == 2 and "probability" in bad_flip.output
 
 
+@pytest.mark.slow
 def test_a_run_folder_is_never_overwritten_silently(toy, tiny, tmp_path, monkeypatch):
     """Without tensorboard the run trains and says so; a second run into its folder is refused
     (naming --resume and --overwrite); --resume with other settings or data is refused naming

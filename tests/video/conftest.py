@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from vjepa2.video.synthetic import (
-    encode_image,
-    make_broken_files,
-    make_sample_videos,
-    signature_frames,
-)
+from vjepa2.video.synthetic import make_broken_files, make_sample_videos, signature_frames
+from vjepa2.video.writer import encode_image
 
 NUM_FRAMES = 40
 

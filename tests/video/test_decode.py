@@ -1,4 +1,4 @@
-"""read_video / probe over every generated file: right frames, metadata, seeking, bad input."""
+"""read_video / video_info over every generated file: right frames, metadata, seeking, bad input."""
 
 from __future__ import annotations
 
@@ -16,18 +16,19 @@ from vjepa2.video import (
     VideoDecodeError,
     VideoDecodeWarning,
     frame_times,
-    probe,
     read_image,
     read_video,
+    video_info,
+    writer,
 )
 from vjepa2.video import decode as decode_module
 from vjepa2.video.synthetic import (
     CORRUPT_FRAMES,
-    encoder_available,
     make_sample_videos,
     read_colour_row,
     read_signature,
 )
+from vjepa2.video.writer import encoder_available
 
 NUM_FRAMES = 40  # every sample in conftest.py has 40 frames
 
@@ -90,7 +91,7 @@ def test_full_decode_returns_every_frame_upright(sample):
 
 
 def test_metadata(sample):
-    info = probe(sample.path)
+    info = video_info(sample.path)
     _, read_info = read_video(sample.path, indices=[0])
     height, width = sample.frames.shape[1:3]
     for found in (info, read_info):
@@ -184,7 +185,7 @@ def test_images_are_static_clips(images):
         frames, info = read_image(images[kind], num_frames=16)
         assert frames.shape == (16, 61, 97, 3)
         assert signatures(frames) == [5] * 16
-        assert info.num_frames == 1 and probe(images[kind]).num_frames == 1
+        assert info.num_frames == 1 and video_info(images[kind]).num_frames == 1
     png, _ = read_image(images["png"])
     assert torch.equal(png[0], images["frame"])
 
@@ -204,7 +205,7 @@ def test_images_are_static_clips(images):
 )
 def test_unreadable_files_raise_a_typed_error_naming_path_and_reason(broken, name, reason):
     path = broken[name]
-    for call in (read_video, probe, frame_times):
+    for call in (read_video, video_info, frame_times):
         with pytest.raises(VideoDecodeError, match=reason) as caught:
             call(path)
         assert caught.value.path == os.fspath(path)
@@ -356,9 +357,7 @@ def test_optional_backends_return_the_same_frames(samples, backend):
 
 
 def test_sample_generation_skips_missing_encoders(tmp_path, monkeypatch):
-    from vjepa2.video import synthetic
-
-    monkeypatch.setattr(synthetic, "encoder_available", lambda codec: codec != "gif")
+    monkeypatch.setattr(writer, "encoder_available", lambda codec: codec != "gif")
     made = make_sample_videos(tmp_path, num_frames=4, names=["gif", "mjpeg_avi"])
     assert list(made) == ["mjpeg_avi"]
     assert not encoder_available("no-such-codec")

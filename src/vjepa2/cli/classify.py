@@ -7,14 +7,20 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from vjepa2.cli import common
 from vjepa2.cli.app import app
+from vjepa2.inference.classify import classify_videos
+from vjepa2.models import VJEPA2ForVideoClassification
 
 
 @app.command(no_args_is_help=True)
 def classify(
-    videos: Annotated[list[Path], typer.Argument(help="Video files and/or folders.")],
+    videos: Annotated[
+        list[Path], typer.Argument(help="Video or image files and/or folders (recursive).")
+    ],
     model: common.Model = ...,
     top_k: Annotated[int, typer.Option(help="Labels to show per video.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per video.")] = False,
@@ -42,12 +48,6 @@ def classify(
     vjepa2 classify clip.mp4 -m vitl-ssv2 --segments 2 --views 3
     ```
     """
-    from rich.console import Console
-    from rich.table import Table
-
-    from vjepa2.inference.classify import classify_videos
-    from vjepa2.models import VJEPA2ForVideoClassification
-
     paths = common.gather_inputs(videos, None)
     net, _ = common.load_model(model, device)
     if not isinstance(net, VJEPA2ForVideoClassification):

@@ -8,6 +8,12 @@ from typing import Annotated
 
 import typer
 
+from vjepa2.data.clip_pipeline import ClipSpec
+from vjepa2.data.manifest import find_videos, read_list
+from vjepa2.runtime import parse_dtype as parse_dtype_name
+from vjepa2.runtime import pick_device
+from vjepa2.weights import load
+
 DEFAULT_WORKERS = min(4, max(1, (os.cpu_count() or 2) // 2))
 
 Model = Annotated[
@@ -51,9 +57,6 @@ CheckpointKey = Annotated[
 
 def load_model(model: str, device: str, checkpoint_key: str = "encoder"):
     """Load ``model`` onto the picked device, turning load errors into a clean CLI error."""
-    from vjepa2.runtime import pick_device
-    from vjepa2.weights import load
-
     try:
         target = pick_device(device)
         return load(model, checkpoint_key=checkpoint_key, device=target), target
@@ -61,9 +64,9 @@ def load_model(model: str, device: str, checkpoint_key: str = "encoder"):
         raise typer.BadParameter(str(err), param_hint="--model") from err
 
 
-def clip_spec(config, frames, frame_step, fps, segments, views, window, stride):
-    from vjepa2.data.video_clips import ClipSpec
-
+def clip_spec(config, frames, frame_step, fps, segments, views, window, stride) -> ClipSpec:
+    """The clip spec of the sampling options (the checkpoint's defaults for those not given);
+    out-of-range values are a CLI error naming them."""
     try:
         return ClipSpec.for_model(
             config, frames=window or frames, frame_step=frame_step, fps=fps,
@@ -74,25 +77,22 @@ def clip_spec(config, frames, frame_step, fps, segments, views, window, stride):
 
 
 def gather_inputs(inputs: list[Path] | None, list_file: Path | None) -> list[Path]:
-    """Files, directories (recursive) and a --list file, as one de-duplicated list."""
-    from vjepa2.data import find_videos, read_list
-
+    """Files, directories (recursive: videos and images) and a --list file, as one
+    de-duplicated list."""
     items: list[Path] = list(inputs or [])
     try:
         if list_file is not None:
             items += read_list(list_file)
-        videos = find_videos(items)
+        videos = find_videos(items, images=True)
     except (FileNotFoundError, OSError) as err:
         raise typer.BadParameter(str(err), param_hint="INPUTS") from err
     if not videos:
-        raise typer.BadParameter("no videos found in the inputs", param_hint="INPUTS")
+        raise typer.BadParameter("no videos or images found in the inputs", param_hint="INPUTS")
     return videos
 
 
 def parse_dtype(name: str):
-    from vjepa2.runtime import parse_dtype as parse
-
     try:
-        return parse(name)
+        return parse_dtype_name(name)
     except ValueError as err:
         raise typer.BadParameter(str(err), param_hint="--dtype") from err

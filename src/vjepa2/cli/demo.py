@@ -17,7 +17,7 @@ from vjepa2.cli.app import app
 from vjepa2.data.motion import DEMO_CLASSES, MotionSettings, render_clip
 from vjepa2.errors import UsageError
 from vjepa2.presets import DEMO_DIR
-from vjepa2.video.synthetic import encode_video
+from vjepa2.video.writer import encode_video
 
 
 @app.command()

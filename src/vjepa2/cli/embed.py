@@ -9,12 +9,15 @@ import typer
 
 from vjepa2.cli import common
 from vjepa2.cli.app import app
+from vjepa2.inference.embed import POOL_CHOICES, embed_videos
+from vjepa2.inference.records import RECORDS, EmbedFolderError
 
 
 @app.command(no_args_is_help=True)
 def embed(
     inputs: Annotated[
-        list[Path] | None, typer.Argument(help="Video files and/or folders (searched recursively).")
+        list[Path] | None,
+        typer.Argument(help="Video or image files and/or folders (searched recursively)."),
     ] = None,
     model: common.Model = ...,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = ...,
@@ -47,13 +50,15 @@ def embed(
 ) -> None:
     """Embed videos with a V-JEPA 2 encoder.
 
-    Writes `OUT/<name>-<hash>.safetensors` per video, with tensors `pooled` [S, V, D] and/or
-    `tokens` [S, V, T', H', W', D], the frame `indices` and the clip `starts`/`ends` in seconds
-    (S clips, V views), and `OUT/manifest.jsonl` (path, status, error, output, frames, seconds).
+    Writes `OUT/<name>-<hash>.safetensors` per video (an image is a one-frame video), with
+    tensors `pooled` [S, V, D] and/or `tokens` [S, V, T', H', W', D], the frame `indices` and
+    the clip `starts`/`ends` in seconds (S clips, V views); `OUT/records.jsonl` (path, status,
+    error, output, frames, seconds) and `OUT/run.json` (the model and settings).
 
-    Running again skips finished videos, so a stopped run resumes. Unreadable files are
-    recorded with their reason and the run goes on; the exit code is 1 only when no video
-    could be embedded.
+    Running again skips videos already embedded (the same file: resolved path, size and
+    modification time), so a stopped run resumes. Another model or other settings into the
+    same OUT are refused: a folder never mixes embeddings. Unreadable files are recorded with
+    their reason and the run goes on; the exit code is 1 only when no video could be embedded.
 
     **Examples**
 
@@ -64,8 +69,6 @@ def embed(
     vjepa2 embed clips/ -m vitl-ssv2 -o emb/ --segments 2 --views 3 --dtype bf16
     ```
     """
-    from vjepa2.inference.embed import POOL_CHOICES, embed_videos
-
     if pool not in POOL_CHOICES:
         raise typer.BadParameter(f"choose one of {', '.join(POOL_CHOICES)}", param_hint="--pool")
     if save_dtype not in ("fp32", "fp16"):
@@ -74,15 +77,18 @@ def embed(
     compute_dtype = common.parse_dtype(dtype)
     net, target = common.load_model(model, device, checkpoint_key)
     spec = common.clip_spec(net.config, frames, frame_step, fps, segments, views, window, stride)
-    summary = embed_videos(
-        net, videos, out, spec, pool=pool, batch_size=batch_size, workers=workers,
-        dtype=compute_dtype, save_dtype=common.parse_dtype(save_dtype), model_name=model,
-        progress=not quiet,
-    )  # fmt: skip
+    try:
+        summary = embed_videos(
+            net, videos, out, spec, pool=pool, batch_size=batch_size, workers=workers,
+            dtype=compute_dtype, save_dtype=common.parse_dtype(save_dtype), model_name=model,
+            progress=not quiet,
+        )  # fmt: skip
+    except EmbedFolderError as err:
+        raise typer.BadParameter(str(err), param_hint="--out") from err
     typer.echo(
         f"{summary.done} embedded, {summary.failed} failed, {summary.skipped} already done "
         f"({summary.videos_per_second:.2f} videos/s on {target}); "
-        f"manifest: {out / 'manifest.jsonl'}"
+        f"records: {out / RECORDS}"
     )
     if summary.failed and not summary.done and not summary.skipped:
         raise typer.Exit(1)

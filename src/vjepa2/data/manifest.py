@@ -4,8 +4,9 @@ Formats read:
 - a directory (searched recursively for video files) or explicit files;
 - a list file: one path per line (``#`` comments and blank lines skipped);
 - a labelled manifest: ``path label`` per line without a header, separated by spaces or tabs
-  (the original repo's format), or a CSV/TSV with a header naming ``path`` and ``label``
-  columns; labels are class names or integers;
+  (the original repo's format), or a CSV/TSV with a header naming a path column (``path``,
+  ``file``, ``video``, ``filename``) and a label column (``label``, ``class``, ``category``);
+  a header naming neither is an error that says so; labels are class names or integers;
 - a folder per class: ``root/<class name>/<videos>``.
 Relative paths in a list or manifest are resolved against the file's own directory.
 """
@@ -13,7 +14,6 @@ Relative paths in a list or manifest are resolved against the file's own directo
 from __future__ import annotations
 
 import csv
-import io
 import os
 import random
 from collections import defaultdict
@@ -44,20 +44,28 @@ VIDEO_EXTENSIONS = frozenset(
 )
 
 
+IMAGE_EXTENSIONS = frozenset([".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"])
+"""Still images: read as one-frame videos (a static clip) by `embed` and `classify`."""
+
+
 def is_video_file(path: Path) -> bool:
     return path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".")
 
 
-def find_videos(inputs: Iterable[str | os.PathLike]) -> list[Path]:
-    """Expand files and directories (recursively, video extensions only) into a sorted,
-    de-duplicated list. Explicit files are kept whatever their extension; a missing input
-    raises ``FileNotFoundError``."""
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS and not path.name.startswith(".")
+
+
+def find_videos(inputs: Iterable[str | os.PathLike], images: bool = False) -> list[Path]:
+    """Expand files and directories (recursively: video extensions, and image ones with
+    ``images``) into a sorted, de-duplicated list. Explicit files are kept whatever their
+    extension; a missing input raises ``FileNotFoundError``."""
     found: dict[Path, None] = {}
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             for file in sorted(path.rglob("*")):
-                if file.is_file() and is_video_file(file):
+                if file.is_file() and (is_video_file(file) or (images and is_image_file(file))):
                     found[file] = None
         elif path.exists() or path.is_symlink():
             found[path] = None
@@ -163,16 +171,24 @@ def _read_manifest(path: Path, id2label: dict[int, str] | None) -> LabelledSet:
     return LabelledSet(examples, id2label)
 
 
+PATH_COLUMNS = ("path", "file", "video", "filename", "file_name", "filepath", "video_path")
+LABEL_COLUMNS = ("label", "class", "category", "class_name", "label_name")
+
+
 def _manifest_rows(text: str, path: Path) -> list[tuple[str, str]]:
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         raise ValueError(f"{path}: empty manifest")
     delimiter = "\t" if "\t" in lines[0] else ("," if "," in lines[0] else None)
     first = [c.strip().lower() for c in _split(lines[0], delimiter)]
-    if "path" in first and "label" in first:
-        reader = csv.DictReader(io.StringIO("\n".join(lines)), delimiter=delimiter or " ")
-        reader.fieldnames = [f.strip().lower() for f in reader.fieldnames or []]
-        return [(row["path"].strip(), row["label"].strip()) for row in reader]
+    columns = _header_columns(first, path)
+    if columns is not None:
+        rows = [_split(line, delimiter) for line in lines[1:]]
+        width = max(columns) + 1
+        for n, cells in enumerate(rows, start=2):
+            if len(cells) < width:
+                raise ValueError(f"{path}: line {n}: expected {len(first)} columns, got {cells}")
+        return [(cells[columns[0]].strip(), cells[columns[1]].strip()) for cells in rows]
     rows = []
     for n, line in enumerate(lines, start=1):
         # Without a delimiter the label is the last word, so paths may contain spaces.
@@ -181,6 +197,30 @@ def _manifest_rows(text: str, path: Path) -> list[tuple[str, str]]:
             raise ValueError(f"{path}: line {n}: expected 'path label', got {line!r}")
         rows.append((cells[0].strip(), cells[1].strip()))
     return rows
+
+
+def _header_columns(first: list[str], path: Path) -> tuple[int, int] | None:
+    """(path column, label column) when the first row is a header, None when it is data.
+
+    A header names a path column (one of PATH_COLUMNS) and a label column (LABEL_COLUMNS). A
+    first row whose first cell is no file name (no extension, no such file) and which names
+    only one of them, or holds only words, is a header we cannot read: an error naming the
+    columns expected.
+    """
+    path_column = next((first.index(n) for n in PATH_COLUMNS if n in first), None)
+    label_column = next((first.index(n) for n in LABEL_COLUMNS if n in first), None)
+    if path_column is not None and label_column is not None:
+        return path_column, label_column
+    if Path(first[0]).suffix or (path.parent / first[0]).exists():
+        return None  # a file name first: a data row
+    named = path_column is not None or label_column is not None
+    if named or (len(first) >= 2 and all(c.isidentifier() for c in first)):
+        raise ValueError(
+            f"{path}: the header {first} names no path or no label column; name them "
+            f"{'/'.join(PATH_COLUMNS[:4])} and {'/'.join(LABEL_COLUMNS[:3])} "
+            "(or leave the header out: 'path label' per line)"
+        )
+    return None
 
 
 def _split(line: str, delimiter: str | None) -> list[str]:

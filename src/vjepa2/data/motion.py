@@ -43,7 +43,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vjepa2.files import atomic_write
-from vjepa2.video.synthetic import encode_video
+from vjepa2.video.writer import encode_video
 
 MOTION_CLASSES: tuple[str, ...] = (
     "translate_left",

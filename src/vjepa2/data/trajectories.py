@@ -40,8 +40,8 @@ from vjepa2.data.motion import X264_OPTIONS
 from vjepa2.errors import UsageError
 from vjepa2.files import atomic_write
 from vjepa2.sim.pose import POSE_DIM, euler_to_matrix, matrix_to_euler, propagate_pose
-from vjepa2.video.decode import VideoDecodeError, probe
-from vjepa2.video.synthetic import encode_video
+from vjepa2.video.decode import VideoDecodeError, video_info
+from vjepa2.video.writer import encode_video
 
 SPLITS: tuple[str, ...] = ("train", "val")
 VIDEO_SUFFIX = ".mp4"
@@ -200,7 +200,7 @@ def read_episode(path: str | os.PathLike, check_video: bool = True) -> Episode:
         raise TrajectoryError(video, "video file not found (every .npz needs its .mp4)")
     if check_video:
         try:
-            num_frames = probe(video).num_frames
+            num_frames = video_info(video).num_frames
         except VideoDecodeError as err:
             raise TrajectoryError(video, err.reason) from None
         _validate(data, arrays, num_frames)

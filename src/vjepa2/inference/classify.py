@@ -13,9 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vjepa2.data.video_clips import Clips, ClipSpec, iterate_clips, load_clips
-from vjepa2.inference.runner import Forward, batched_outputs
+from vjepa2.data.clip_pipeline import ClipSpec, clips_from_frames, read_clips
+from vjepa2.data.loader import UnreadableVideo, iterate_clips
+from vjepa2.inference.runner import Forward, batched_outputs, video_outputs
 from vjepa2.models.model import VJEPA2ForVideoClassification
+from vjepa2.weights import load
 
 
 def classify_forward(model: VJEPA2ForVideoClassification) -> Forward:
@@ -64,20 +66,13 @@ def classify(
     ``model`` is a loaded classifier or anything :func:`vjepa2.load` takes.
     """
     if not isinstance(model, torch.nn.Module):
-        from vjepa2.weights import load
-
         model = load(model)
     model = _require_classifier(model)
     spec = spec or ClipSpec.for_model(model.config)
     if isinstance(video, (str, os.PathLike)):
-        clips = load_clips(video, spec)
+        clips = read_clips(video, spec)
     else:
-        from vjepa2.video.transforms import EvalTransform
-
-        pixels = EvalTransform(spec.crop_size, spec.views)(torch.as_tensor(video))
-        pixels = pixels.unsqueeze(0) if spec.views > 1 else pixels[None, None]
-        n = len(video)
-        clips = Clips("<frames>", pixels, np.arange(n)[None], np.zeros(1), np.full(1, float(n)))
+        clips = clips_from_frames(video, spec)
     device = next(model.parameters()).device
     ((_, out),) = batched_outputs([clips], classify_forward(model), 8, device)
     return top_labels(average_probabilities(out["logits"]), model.id2label, top_k)
@@ -96,11 +91,10 @@ def classify_videos(
     """A :class:`Prediction` per video, in order; bad files carry their reason."""
     model = _require_classifier(model)
     device = next(model.parameters()).device
-    items = iterate_clips(paths, spec, workers=workers)
-    for item, out in batched_outputs(items, classify_forward(model), batch_size, device, dtype):
-        if out is None:
-            yield Prediction(item.path, [], item.reason)
+    items = iterate_clips(paths, spec, workers=workers, max_clips=batch_size)
+    for video, out in video_outputs(items, classify_forward(model), batch_size, device, dtype):
+        if isinstance(video, UnreadableVideo):
+            yield Prediction(video.path, [], video.reason)
         else:
-            yield Prediction(
-                item.path, top_labels(average_probabilities(out["logits"]), model.id2label, k)
-            )
+            probs = average_probabilities(out["logits"])
+            yield Prediction(video.path, top_labels(probs, model.id2label, k))

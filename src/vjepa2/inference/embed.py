@@ -6,7 +6,8 @@ Per video the job writes ``<stem>-<hash>.safetensors`` with
 - ``pooled`` ``[S, V, D]`` (with ``pool`` mean/both): the mean of the tokens, or the attentive
   pooler's output when the model has a classifier head,
 - ``indices`` ``[S, T]`` (frames used), ``starts`` / ``ends`` ``[S]`` (seconds),
-for S clips (segments or windows) and V spatial views; and a ``manifest.jsonl`` record.
+for S clips (segments or windows) and V spatial views; a ``records.jsonl`` record per video
+and the folder's ``run.json`` (see `vjepa2.inference.records`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +24,11 @@ import torch
 from safetensors.torch import save_file
 from tqdm import tqdm
 
-from vjepa2.data.video_clips import Clips, ClipSpec, iterate_clips, load_clips, video_key
+from vjepa2.data.clip_pipeline import ClipSpec, clips_from_frames, read_clips, video_key
+from vjepa2.data.loader import UnreadableVideo, iterate_clips
 from vjepa2.files import atomic_write, share_like_new_files
-from vjepa2.inference.manifest import Manifest
-from vjepa2.inference.runner import Forward, batched_outputs
+from vjepa2.inference.records import EmbedRecords, claim_folder, file_identity, weights_fingerprint
+from vjepa2.inference.runner import Forward, VideoClips, batched_outputs, video_outputs
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
 
 POOL_CHOICES = ("mean", "none", "both")
@@ -54,51 +56,37 @@ def embed_forward(
     model: VJEPA2Model | VJEPA2ForVideoClassification, tokens: bool = True
 ) -> Forward:
     """pixels ``[C, T, 3, H, W]`` -> ``{"pooled": [C, D], "tokens": [C, N, D]}``."""
-    encoder = _encoder(model)
+    encoder = model.encoder
+    head = model.head if isinstance(model, VJEPA2ForVideoClassification) else None
 
     def forward(pixels: torch.Tensor) -> dict[str, torch.Tensor]:
         features = encoder(pixels)
-        if isinstance(model, VJEPA2ForVideoClassification):
-            pooled = model.head.pool(features)
-        else:
-            pooled = features.mean(dim=1)
+        pooled = head.pool(features) if head is not None else features.mean(dim=1)
         return {"pooled": pooled, "tokens": features} if tokens else {"pooled": pooled}
 
     return forward
 
 
-def _encoder(model):
-    return (
-        model.backbone.encoder if isinstance(model, VJEPA2ForVideoClassification) else model.encoder
-    )
-
-
-def _grid(model, clips: Clips) -> tuple[int, int, int]:
-    return _encoder(model).token_grid((1, *clips.pixels.shape[2:]))
+def _grid(model, frames: int, crop_size: int) -> tuple[int, int, int]:
+    return model.encoder.token_grid((1, frames, 3, crop_size, crop_size))
 
 
 def embed_video(
-    model: VJEPA2Model | VJEPA2ForVideoClassification,
     video: str | os.PathLike | torch.Tensor | np.ndarray,
+    model: VJEPA2Model | VJEPA2ForVideoClassification,
     spec: ClipSpec | None = None,
     batch_size: int = 8,
 ) -> Embedding:
     """Embed a video file, or uint8 frames ``[T, H, W, 3]`` (taken as one clip as they are)."""
     spec = spec or ClipSpec.for_model(model.config)
     if isinstance(video, (str, os.PathLike)):
-        clips = load_clips(video, spec)
+        clips = read_clips(video, spec)
     else:
-        frames = torch.as_tensor(video)
-        from vjepa2.video.transforms import EvalTransform
-
-        pixels = EvalTransform(spec.crop_size, spec.views)(frames)
-        pixels = pixels.unsqueeze(0) if spec.views > 1 else pixels[None, None]
-        n = frames.shape[0]
-        clips = Clips("<frames>", pixels, np.arange(n)[None], np.zeros(1), np.full(1, float(n)))
+        clips = clips_from_frames(video, spec)
     device = next(model.parameters()).device
     ((_, out),) = batched_outputs([clips], embed_forward(model), batch_size, device)
-    s, v = clips.pixels.shape[:2]
-    tokens = out["tokens"].view(s, v, *_grid(model, clips), -1)
+    s, v, t = clips.pixels.shape[:3]
+    tokens = out["tokens"].view(s, v, *_grid(model, t, clips.pixels.shape[-1]), -1)
     pooled = out["pooled"].view(s, v, -1)
     if s == v == 1:
         tokens, pooled = tokens[0, 0], pooled[0, 0]
@@ -124,6 +112,45 @@ def _write_atomic(tensors: dict[str, torch.Tensor], metadata: dict[str, str], pa
     return path.stat().st_size
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What every video of one `embed_videos` call shares."""
+
+    out_dir: Path
+    spec: ClipSpec
+    pool: str
+    save_dtype: torch.dtype
+    grid: tuple[int, int, int]
+    run: dict
+
+
+def _save(job: _Job, video: VideoClips, out: dict[str, torch.Tensor]) -> dict:
+    """Write one video's tensors; returns the fields of its record."""
+    s, v = video.num_segments, video.views
+    tensors = {"indices": torch.from_numpy(video.indices),
+               "starts": torch.from_numpy(video.starts.astype(np.float64)),
+               "ends": torch.from_numpy(video.ends.astype(np.float64))}  # fmt: skip
+    if job.pool != "none":
+        tensors["pooled"] = out["pooled"].view(s, v, -1).to(job.save_dtype)
+    if job.pool != "mean":
+        tensors["tokens"] = out["tokens"].view(s, v, *job.grid, -1).to(job.save_dtype)
+    name = video_key(video.path) + ".safetensors"
+    metadata = {"source": video.path, "model": job.run["model_source"],
+                "model_fingerprint": job.run["model"],
+                "spec": json.dumps(job.spec.to_dict())}  # fmt: skip
+    size = _write_atomic(tensors, metadata, job.out_dir / name)
+    return {"status": "ok", "error": None, "output": name, "bytes": size,
+            "frames": video.indices.reshape(-1).tolist(), "clips": s, "views": v}  # fmt: skip
+
+
+def embed_run(model, spec: ClipSpec, pool: str, dtype, save_dtype, model_name: str) -> dict:
+    """The identity of an embedding folder: the model's fingerprint and every setting that
+    changes what is written (``model_source`` is informational)."""
+    return {"model": weights_fingerprint(model), "model_source": model_name,
+            "spec": spec.to_dict(), "pool": pool, "dtype": str(dtype).removeprefix("torch."),
+            "save_dtype": str(save_dtype).removeprefix("torch.")}  # fmt: skip
+
+
 def embed_videos(
     model: VJEPA2Model | VJEPA2ForVideoClassification,
     paths: Sequence[str | os.PathLike],
@@ -140,43 +167,36 @@ def embed_videos(
 ) -> EmbedSummary:
     """Embed many videos into ``out_dir``, skipping those a previous run finished.
 
-    Bad files are recorded in the manifest with their reason and the run goes on.
+    Bad files are recorded with their reason and the run goes on. A folder made with another
+    model or other settings is refused (`EmbedFolderError`). Sliding windows are embedded in
+    parts of ``batch_size`` windows, so memory does not grow with a video's length.
     """
     if pool not in POOL_CHOICES:
         raise ValueError(f"pool must be one of {POOL_CHOICES}, got {pool!r}")
     out_dir = Path(out_dir)
+    run = embed_run(model, spec, pool, dtype, save_dtype, model_name)
     out_dir.mkdir(parents=True, exist_ok=True)
-    manifest = Manifest(out_dir / "manifest.jsonl")
-    todo = [os.fspath(p) for p in paths if not manifest.is_done(os.fspath(p))]
+    claim_folder(out_dir, run)
+    job = _Job(out_dir, spec, pool, save_dtype, _grid(model, spec.frames, spec.crop_size), run)
+    records = EmbedRecords(out_dir)
+    todo = [os.fspath(p) for p in paths if not records.is_done(p)]
     summary = EmbedSummary(skipped=len(paths) - len(todo))
     device = next(model.parameters()).device
     forward = embed_forward(model, tokens=pool != "mean")
     start = last = time.perf_counter()
     bar = tqdm(total=len(todo), unit="video", disable=not progress, dynamic_ncols=True)
-    items = iterate_clips(todo, spec, workers=workers)
-    for item, out in batched_outputs(items, forward, batch_size, device, dtype):
+    items = iterate_clips(todo, spec, workers=workers, max_clips=batch_size)
+    for video, out in video_outputs(items, forward, batch_size, device, dtype):
         now = time.perf_counter()
-        record = {"path": item.path, "seconds": round(now - last, 4)}
+        record = {"path": video.path, **file_identity(video.path), "seconds": round(now - last, 4)}
         last = now
-        if out is None:
-            record.update(status="error", error=item.reason, output=None)
+        if isinstance(video, UnreadableVideo):
+            record.update(status="error", error=video.reason, output=None)
             summary.failed += 1
         else:
-            s, v = item.pixels.shape[:2]
-            tensors = {"indices": torch.from_numpy(item.indices),
-                       "starts": torch.from_numpy(item.starts.astype(np.float64)),
-                       "ends": torch.from_numpy(item.ends.astype(np.float64))}  # fmt: skip
-            if pool != "none":
-                tensors["pooled"] = out["pooled"].view(s, v, -1).to(save_dtype)
-            if pool != "mean":
-                tensors["tokens"] = out["tokens"].view(s, v, *_grid(model, item), -1).to(save_dtype)
-            name = video_key(item.path) + ".safetensors"
-            metadata = {"source": item.path, "model": model_name, "spec": json.dumps(asdict(spec))}
-            size = _write_atomic(tensors, metadata, out_dir / name)
-            record.update(status="ok", error=None, output=name, bytes=size,
-                          frames=item.indices.reshape(-1).tolist(), clips=s, views=v)  # fmt: skip
+            record.update(_save(job, video, out))
             summary.done += 1
-        manifest.append(record)
+        records.append(record)
         bar.update(1)
         elapsed = time.perf_counter() - start
         bar.set_postfix(videos_s=f"{summary.done / elapsed:.2f}", failed=summary.failed)

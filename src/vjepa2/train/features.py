@@ -15,31 +15,21 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
+from vjepa2.data.clip_pipeline import ClipSpec
+from vjepa2.data.loader import UnreadableVideo, iterate_clips
 from vjepa2.data.manifest import Example
-from vjepa2.data.video_clips import ClipSpec, Failure, iterate_clips
 from vjepa2.files import atomic_write
-from vjepa2.inference.runner import batched_outputs
+from vjepa2.inference.records import weights_fingerprint
+from vjepa2.inference.runner import video_outputs
 from vjepa2.models.encoder import VJEPA2Encoder
 
 NUMPY_DTYPES = {"fp16": np.float16, "fp32": np.float32}
-
-
-def encoder_fingerprint(encoder: VJEPA2Encoder) -> str:
-    """A short hash of the encoder's config and weights (so a cache is not reused across
-    checkpoints that happen to share a path)."""
-    digest = hashlib.sha1(json.dumps(encoder.config.to_dict(), sort_keys=True).encode())
-    with torch.no_grad():
-        for name, tensor in sorted(encoder.state_dict().items()):
-            digest.update(name.encode())
-            digest.update(np.float64(tensor.double().sum().item()).tobytes())
-    return digest.hexdigest()[:16]
 
 
 def concat_segments(tokens: torch.Tensor, segments: int, views: int) -> torch.Tensor:
@@ -94,8 +84,8 @@ class FeatureCache:
         shape = (len(examples), spec.views, spec.segments * int(np.prod(grid)),
                  encoder.config.hidden_size)  # fmt: skip
         meta = {
-            "encoder": encoder_fingerprint(encoder),
-            "spec": asdict(spec),
+            "encoder": weights_fingerprint(encoder),
+            "spec": spec.to_dict(),
             "paths": hashlib.sha1("\n".join(str(e.path) for e in examples).encode()).hexdigest(),
             "shape": list(shape),
             "storage": storage,
@@ -107,16 +97,17 @@ class FeatureCache:
         if len(todo):
             tokens = np.load(directory / "tokens.npy", mmap_mode="r+")
             device = next(encoder.parameters()).device
-            items = iterate_clips([examples[i].path for i in todo], spec, workers=workers)
+            paths = [examples[i].path for i in todo]
+            items = iterate_clips(paths, spec, workers=workers, max_clips=batch_size)
             bar = tqdm(total=len(todo), desc=description, unit="video", disable=not progress)
             forward = lambda pixels: {"tokens": encoder(pixels)}  # noqa: E731
-            outputs = batched_outputs(items, forward, batch_size, device, dtype)
-            for written, (row, (item, out)) in enumerate(zip(todo, outputs, strict=True), 1):
+            outputs = video_outputs(items, forward, batch_size, device, dtype)
+            for written, (row, (video, out)) in enumerate(zip(todo, outputs, strict=True), 1):
                 if out is None:
-                    _record_failure(directory, int(row), item)
+                    _record_failure(directory, int(row), video)
                 else:
-                    s, v = item.pixels.shape[:2]
-                    tokens[row] = concat_segments(out["tokens"], s, v).numpy()
+                    segments = concat_segments(out["tokens"], video.num_segments, video.views)
+                    tokens[row] = segments.numpy()
                     done[row] = True
                 if written % 64 == 0 or written == len(todo):
                     tokens.flush()
@@ -146,7 +137,7 @@ def _save_atomic_npy(path: Path, array: np.ndarray) -> None:
         np.save(f, array)
 
 
-def _record_failure(directory: Path, row: int, item: Failure) -> None:
+def _record_failure(directory: Path, row: int, item: UnreadableVideo) -> None:
     with open(directory / "failures.jsonl", "a") as f:
         f.write(json.dumps({"row": row, "path": item.path, "reason": item.reason}) + "\n")
 

@@ -34,7 +34,7 @@ from torch import nn
 
 from vjepa2 import presets
 from vjepa2.config import VJEPA2Config
-from vjepa2.data.clips import ClipOrder, TrainingClips, iterate_batches, training_videos
+from vjepa2.data.pretrain_clips import ClipOrder, TrainingClips, iterate_batches, training_videos
 from vjepa2.errors import UsageError
 from vjepa2.models import VJEPA2Model
 from vjepa2.models.encoder import VJEPA2Encoder, gather_tokens

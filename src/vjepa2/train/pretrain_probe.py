@@ -15,23 +15,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vjepa2.data.clip_pipeline import ClipSpec, read_clips
 from vjepa2.models.classifier import AttentiveClassifier
 from vjepa2.models.encoder import VJEPA2Encoder
+from vjepa2.runtime import autocast
 
 
 def read_eval_clip(
     path: str | Path, frames: int, target_fps: float, crop_size: int
 ) -> torch.Tensor:
     """One evaluation clip: ``frames`` frames at about ``target_fps`` from the start, through the
-    evaluation transform. -> float ``[T, C, crop, crop]``."""
-    from vjepa2.video import probe, read_video
-    from vjepa2.video.sampling import clip_indices, fps_frame_step
-    from vjepa2.video.transforms import EvalTransform
+    evaluation transform (the clip pipeline's eval mode). -> float ``[T, C, crop, crop]``.
 
-    info = probe(path)
-    step = fps_frame_step(info.fps, target_fps) if info.fps > 0 else 1
-    video, _ = read_video(path, indices=clip_indices(info.num_frames, frames, step), num_threads=1)
-    return EvalTransform(crop_size)(video)
+    Raises ``VideoDecodeError`` for a file that cannot give the clip."""
+    spec = ClipSpec(frames=frames, fps=target_fps, crop_size=crop_size)
+    return read_clips(path, spec, decoder_threads=1).pixels[0, 0]
 
 
 @torch.no_grad()
@@ -46,8 +44,6 @@ def encode_videos(
     batch_size: int = 16,
 ) -> torch.Tensor:
     """Frozen encoder tokens of each video, float32 on the CPU: ``[N, tokens, D]``."""
-    from vjepa2.runtime import autocast
-
     device = torch.device(device)
     was_training = encoder.training
     encoder.eval()

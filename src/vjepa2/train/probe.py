@@ -32,14 +32,15 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from vjepa2.data.clip_pipeline import ClipSpec
 from vjepa2.data.manifest import LabelledSet
-from vjepa2.data.video_clips import ClipSpec
 from vjepa2.files import write_text_atomic
+from vjepa2.inference.records import weights_fingerprint
 from vjepa2.models.classifier import AttentiveClassifier
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
 from vjepa2.runtime import parse_dtype
 from vjepa2.train import probe_report
-from vjepa2.train.features import FeatureCache, encoder_fingerprint, read_failures
+from vjepa2.train.features import FeatureCache, read_failures
 from vjepa2.train.loop import LoopPlan, run_epochs
 from vjepa2.train.optim import param_groups, set_lr, warmup_cosine
 from vjepa2.train.options import options_json
@@ -161,7 +162,7 @@ def open_run(
     folder = RunFolder(run_dir, RUN_FILES, RUN_MARKERS)
     folder.identity = {
         "options": options_json(settings),
-        "model": encoder_fingerprint(encoder),
+        "model": weights_fingerprint(encoder),
         "data": {name: list_digest([(str(e.path.resolve()), e.label) for e in subset.examples]
                                    + [subset.id2label])
                  for name, subset in zip(("train", "val", "test"), data, strict=True)},

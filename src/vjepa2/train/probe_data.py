@@ -7,21 +7,20 @@ deterministic order given (seed, epoch), so a resumed run sees the same batches.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from vjepa2.data.clip_pipeline import ClipSpec, read_clips
+from vjepa2.data.loader import UnreadableVideo, make_loader, seeded_generator
 from vjepa2.data.manifest import Example
-from vjepa2.data.video_clips import ClipSpec
 from vjepa2.models.encoder import VJEPA2Encoder
 from vjepa2.runtime import autocast
 from vjepa2.train.features import FeatureCache, concat_segments
-from vjepa2.video import VideoDecodeError, probe, read_video
-from vjepa2.video.sampling import sample_clips
-from vjepa2.video.transforms import TrainTransform, preprocess
+from vjepa2.video import VideoDecodeError
+from vjepa2.video.transforms import TrainTransform
 
 
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
@@ -47,17 +46,12 @@ class CachedFeatures:
 
 
 class _TrainClips(Dataset):
-    """Clips of one example for training: deterministic segment positions, augmentation drawn
-    from a generator seeded by (seed, epoch, index)."""
+    """Clips of one example for training through the clip pipeline: deterministic segment
+    positions; with ``spec.augment``, augmentation drawn from a generator seeded by
+    (seed, epoch, index). An unreadable file gives an `UnreadableVideo`."""
 
-    def __init__(
-        self,
-        examples: Sequence[Example],
-        spec: ClipSpec,
-        transform: TrainTransform | None,
-        seed: int,
-    ) -> None:
-        self.examples, self.spec, self.transform, self.seed = examples, spec, transform, seed
+    def __init__(self, examples: Sequence[Example], spec: ClipSpec, seed: int) -> None:
+        self.examples, self.spec, self.seed = examples, spec, seed
 
     def __len__(self) -> int:
         return len(self.examples)
@@ -65,26 +59,16 @@ class _TrainClips(Dataset):
     def __getitem__(self, key: tuple[int, int]):
         epoch, index = key
         example = self.examples[index]
+        generator = seeded_generator(self.seed, epoch, index)
         try:
-            info = probe(example.path)
-            step = self.spec.frame_step
-            indices = sample_clips(info.num_frames, self.spec.frames, step,
-                                   num_segments=self.spec.segments)  # fmt: skip
-            frames, _ = read_video(example.path, indices=indices.reshape(-1), num_threads=1)
-        except (VideoDecodeError, OSError, IndexError):
-            return None
-        clips = frames.view(*indices.shape, *frames.shape[1:])
-        if self.transform is None:
-            pixels = torch.stack([preprocess(c, self.spec.crop_size) for c in clips])
-        else:
-            seed = np.random.SeedSequence([self.seed, epoch, index]).generate_state(1)[0]
-            generator = torch.Generator().manual_seed(int(seed))
-            pixels = torch.stack([self.transform(c, generator) for c in clips])
-        return pixels, example.label  # [S, T, 3, crop, crop]
+            clips = read_clips(example.path, self.spec, generator=generator, decoder_threads=1)
+        except VideoDecodeError as err:
+            return UnreadableVideo(str(example.path), str(err))
+        return clips.pixels[:, 0], example.label  # [S, T, 3, crop, crop]
 
 
 def _collate(items):
-    items = [item for item in items if item is not None]
+    items = [item for item in items if not isinstance(item, UnreadableVideo)]
     if not items:
         return None
     return torch.stack([p for p, _ in items]), torch.tensor([label for _, label in items])
@@ -103,7 +87,7 @@ class OnlineFeatures:
         workers: int,
         dtype: torch.dtype,
     ) -> None:
-        self.dataset = _TrainClips(examples, spec.with_(views=1), transform, seed)
+        self.dataset = _TrainClips(examples, spec.with_(views=1, augment=transform), seed)
         self.encoder, self.workers, self.dtype = encoder, workers, dtype
 
     def __len__(self) -> int:
@@ -116,8 +100,8 @@ class OnlineFeatures:
         batches = [
             keys[i : i + batch_size] for i in range(start * batch_size, len(keys), batch_size)
         ]
-        loader = DataLoader(self.dataset, batch_sampler=batches, num_workers=self.workers,
-                            collate_fn=_collate, worker_init_fn=_one_thread)  # fmt: skip
+        loader = make_loader(self.dataset, batches, workers=self.workers, batched=True,
+                             collate_fn=_collate)  # fmt: skip
         device = next(self.encoder.parameters()).device
         trainable = any(p.requires_grad for p in self.encoder.parameters())
         for batch in loader:
@@ -131,8 +115,3 @@ class OnlineFeatures:
                 [concat_segments(t, s, 1) for t in tokens.float().view(b, s, *tokens.shape[1:])]
             )
             yield tokens, labels
-
-
-def _one_thread(_: int) -> None:
-    torch.set_num_threads(1)
-    os.environ["OMP_NUM_THREADS"] = "1"

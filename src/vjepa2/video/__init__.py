@@ -1,7 +1,9 @@
 """Video input: decode files to frames, choose which frames, turn them into model input.
 
 file → `read_video` (uint8 [T, H, W, 3]) → `sampling` (which indices) → `transforms`
-(float [T, 3, crop, crop], the layout `VJEPA2Model` takes per clip).
+(float [T, 3, crop, crop], the layout `VJEPA2Model` takes per clip). Modules: `read` (the entry
+point), `decode` (PyAV), `backends` (torchcodec, decord), `positions` (requested frames →
+positions), `sampling`, `transforms`, `writer` (frames → a file) and `synthetic` (test signals).
 """
 
 from vjepa2.video.backends import BACKENDS
@@ -10,10 +12,9 @@ from vjepa2.video.decode import (
     VideoDecodeWarning,
     VideoInfo,
     frame_times,
-    probe,
-    read_image,
-    read_video,
+    video_info,
 )
+from vjepa2.video.read import read_image, read_video
 from vjepa2.video.sampling import (
     Window,
     clip_indices,
@@ -37,7 +38,6 @@ __all__ = [
     "fps_frame_step",
     "frame_times",
     "preprocess",
-    "probe",
     "read_image",
     "read_video",
     "sample_clips",
@@ -45,4 +45,5 @@ __all__ = [
     "sliding_windows",
     "spatial_views",
     "uniform_indices",
+    "video_info",
 ]

@@ -1,7 +1,7 @@
 """Optional decoders behind `read_video(..., backend=...)`: torchcodec and decord.
 
 Both are asked for the same frames as the PyAV path: timestamps are turned into frame numbers
-with PyAV's frame table (`frame_times`), metadata comes from `probe`, and frames come out
+with PyAV's frame table (`frame_times`), metadata comes from `video_info`, and frames come out
 upright (decord 0.6 and torchcodec >= 0.11 apply the display matrix themselves; for older
 torchcodec we rotate). Failures inside either library become `VideoDecodeError`. Neither
 package is a dependency; selecting one that is not installed raises ImportError naming it.
@@ -16,14 +16,8 @@ import importlib
 import numpy as np
 import torch
 
-from vjepa2.video.decode import (
-    VideoDecodeError,
-    VideoInfo,
-    _index_positions,
-    _time_positions,
-    frame_times,
-    probe,
-)
+from vjepa2.video.decode import VideoDecodeError, VideoInfo, frame_times, video_info
+from vjepa2.video.positions import frame_positions
 
 BACKENDS = ("pyav", "torchcodec", "decord")
 
@@ -39,18 +33,12 @@ def _import(backend: str, module: str, package: str):
 
 
 def _positions(path: str, indices, timestamps, num_frames: int) -> np.ndarray:
-    if indices is not None and timestamps is not None:
-        raise ValueError("pass indices or timestamps, not both")
-    if timestamps is not None:
-        return np.minimum(_time_positions(timestamps, frame_times(path)), num_frames - 1)
-    if indices is None:
-        return np.arange(num_frames)
-    return _index_positions(indices, num_frames, path)
+    return frame_positions(indices, timestamps, num_frames, lambda: frame_times(path), path)
 
 
 def _read_torchcodec(path, indices, timestamps, num_threads):
     decoders = _import("torchcodec", "torchcodec.decoders", "torchcodec")
-    info = probe(path)
+    info = video_info(path)
     try:
         decoder = decoders.VideoDecoder(
             path, dimension_order="NHWC", num_ffmpeg_threads=num_threads, seek_mode="exact"
@@ -71,7 +59,7 @@ def _read_torchcodec(path, indices, timestamps, num_threads):
 
 def _read_decord(path, indices, timestamps, num_threads):
     decord = _import("decord", "decord", "decord")
-    info = probe(path)
+    info = video_info(path)
     try:
         reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=num_threads)
         num_frames = len(reader)

@@ -18,6 +18,9 @@ Partial decodes: a wanted frame that does not decode (corrupt packet, truncated 
 by the nearest earlier frame that did decode (else the nearest later one) and a
 `VideoDecodeWarning` says how many. When no frame decodes, `VideoDecodeError` is raised.
 
+`vjepa2.video.read.read_video` is the entry point: it calls `read_pyav` here, or an optional
+decoder of `vjepa2.video.backends` (which takes its frame table and metadata from this module).
+
 Each call opens its own container and shares nothing but the lock-protected scan cache, so calls
 are safe from threads and from DataLoader worker processes.
 """
@@ -29,7 +32,7 @@ import os
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -37,20 +40,21 @@ import av
 import numpy as np
 import torch
 
+from vjepa2.errors import VJEPA2Error
+from vjepa2.video.positions import frame_positions
+
 MAX_PIXELS = 8192 * 8192
 """Largest frame (width × height) accepted; guards against absurd or malicious headers."""
 
-IndexLike = Sequence[int] | np.ndarray | torch.Tensor
-TimeLike = Sequence[float] | np.ndarray | torch.Tensor
 
-
-class VideoDecodeError(OSError):
+class VideoDecodeError(VJEPA2Error, OSError):
     """A file that cannot be read as a video: the message names the path and the reason.
 
     Raised for missing or unreadable files, empty files, files FFmpeg cannot parse, files with
-    no video stream (audio only) and files in which no requested frame decodes. A subclass of
-    OSError, like PIL's `UnidentifiedImageError`, so data loaders that skip unreadable files
-    with `except OSError` skip these too.
+    no video stream (audio only) and files in which no requested frame decodes; the clip
+    pipeline (`vjepa2.data.clip_pipeline`) raises it for every file it cannot turn into clips.
+    A `VJEPA2Error`, and an OSError like PIL's `UnidentifiedImageError`, so data loaders that
+    skip unreadable files with `except OSError` skip these too.
     """
 
     def __init__(self, path: str | os.PathLike, reason: str):
@@ -75,7 +79,7 @@ class VideoInfo:
 
     width/height are the displayed size (after rotation). rotation is the display-matrix angle in
     degrees counter-clockwise (0, 90, 180 or 270) that was applied to the frames. duration and
-    fps come from the container; num_frames from the container header in `probe` when it has
+    fps come from the container; num_frames from the container header in `video_info` when it has
     one, otherwise (and always in `read_video`) from counting the video packets.
     """
 
@@ -405,44 +409,16 @@ def _info(decoder: _Decoder, num_frames: int, width: int, height: int, rotation:
     )
 
 
-def _index_positions(indices, num_frames: int, path: str) -> np.ndarray:
-    """Frame numbers (negative from the end) checked against num_frames: int64 [T]."""
-    positions = torch.as_tensor(indices, dtype=torch.int64).reshape(-1).numpy().copy()
-    outside = (positions < -num_frames) | (positions >= num_frames)
-    if outside.any():
-        raise IndexError(
-            f"frame index {positions[outside][0]} out of range for {path!r} "
-            f"with {num_frames} frames"
-        )
-    positions[positions < 0] += num_frames
-    return positions
-
-
-def _time_positions(timestamps, times: np.ndarray) -> np.ndarray:
-    """The frame on screen at each time: the last with times <= t. times: sorted seconds [N]."""
-    seconds = torch.as_tensor(timestamps, dtype=torch.float64).reshape(-1).numpy()
-    if seconds.size and (not np.isfinite(seconds).all() or seconds.min() < 0):
-        raise ValueError(f"timestamps must be finite and >= 0 seconds, got {seconds}")
-    return np.maximum(np.searchsorted(times, seconds, side="right") - 1, 0)
-
-
-def _positions(indices, timestamps, table: _FrameTable, fps: float, path: str) -> np.ndarray:
-    """Requested frames as table positions, int64 [T], in the caller's order."""
-    if indices is not None and timestamps is not None:
-        raise ValueError("pass indices or timestamps, not both")
-    if timestamps is not None:
-        return _time_positions(timestamps, table.times(fps))
-    if indices is None:
-        return np.arange(len(table.pts))
-    return _index_positions(indices, len(table.pts), path)
-
-
-def _read_pyav(path: str, indices, timestamps, num_threads: int) -> tuple[torch.Tensor, VideoInfo]:
+def read_pyav(path: str, indices, timestamps, num_threads: int) -> tuple[torch.Tensor, VideoInfo]:
+    """`read_video` with PyAV (see the module docstring); arguments as there."""
     with _Decoder(path, num_threads) as decoder:
         table = decoder.frame_table()
         if len(table.pts) == 0:
             raise VideoDecodeError(path, "the video stream has no readable packets")
-        positions = _positions(indices, timestamps, table, _header_fps(decoder.stream), path)
+        fps = _header_fps(decoder.stream)
+        positions = frame_positions(
+            indices, timestamps, len(table.pts), lambda: table.times(fps), path
+        )
         wanted = np.unique(positions) if positions.size else np.zeros(1, np.int64)
         rgb, missing, first = _decode_frames(decoder, table, wanted)
         if first is None:
@@ -464,46 +440,6 @@ def _read_pyav(path: str, indices, timestamps, num_threads: int) -> tuple[torch.
 # ----------------------------------------------------------------------------- public API
 
 
-def read_video(
-    path: str | os.PathLike,
-    indices: IndexLike | None = None,
-    timestamps: TimeLike | None = None,
-    backend: str = "pyav",
-    *,
-    num_threads: int = 0,
-) -> tuple[torch.Tensor, VideoInfo]:
-    """Decode frames of a video (or image) file as upright RGB.
-
-    Args:
-        path: any file FFmpeg reads (mp4, mkv, webm, avi, mov, gif, png, jpg, ...).
-        indices: frame numbers in presentation order; any order, repeats allowed, negative
-            numbers count from the end. All frames when neither indices nor timestamps are given.
-        timestamps: seconds from the first frame; each picks the frame on screen at that time
-            (the last frame whose presentation time is <= it; past the end, the last frame).
-        backend: "pyav" (default), or "torchcodec" / "decord" when installed.
-        num_threads: decoder threads; 0 lets FFmpeg choose. Use 1 inside DataLoader workers.
-
-    Returns:
-        frames: uint8 [T, H, W, 3] in the requested order.
-        info: the file's `VideoInfo` (num_frames counted from its packets).
-
-    Raises:
-        VideoDecodeError: missing, unreadable, empty, not a video, or no frame decodes.
-        IndexError: an index outside [-num_frames, num_frames).
-    """
-    path = os.fspath(path)
-    if backend != "pyav":
-        from vjepa2.video.backends import read_with_backend
-
-        return read_with_backend(backend, path, indices, timestamps, num_threads)
-    return _read_pyav(path, indices, timestamps, num_threads)
-
-
-def read_image(path: str | os.PathLike, num_frames: int = 1) -> tuple[torch.Tensor, VideoInfo]:
-    """An image (jpg, png, ...; for a video, its first frame) as a static clip [N, H, W, 3]."""
-    return read_video(path, indices=np.zeros(num_frames, dtype=np.int64))
-
-
 def frame_times(path: str | os.PathLike) -> np.ndarray:
     """Presentation time of every frame in seconds from the first one: float64 [num_frames]."""
     path = os.fspath(path)
@@ -511,7 +447,7 @@ def frame_times(path: str | os.PathLike) -> np.ndarray:
         return decoder.frame_table().times(_header_fps(decoder.stream))
 
 
-def probe(path: str | os.PathLike) -> VideoInfo:
+def video_info(path: str | os.PathLike) -> VideoInfo:
     """Metadata without decoding the file: header fields plus the first frame's size and rotation.
 
     num_frames comes from the container header where it records one (mp4, mov, avi, gif) and

@@ -5,22 +5,21 @@ to survive lossy compression, chroma subsampling and GIF palettes, so a test can
 *right* frames came back after a seek (`read_signature`). A bottom row of red, green, blue and
 white blocks pins the channel order.
 
-Encoders differ between FFmpeg builds: `make_sample_videos` skips what the installed wheel cannot
-write (see `encoder_available`) instead of failing.
+Files are written with `vjepa2.video.writer`. Encoders differ between FFmpeg builds:
+`make_sample_videos` skips what the installed wheel cannot write (see
+`writer.encoder_available`) instead of failing.
 """
 
 from __future__ import annotations
 
-import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 import torch
+
+from vjepa2.video import writer
 
 SIGNATURE_ROWS = 3
 SIGNATURE_COLS = 4
@@ -94,91 +93,6 @@ def signature_frames(num_frames: int, height: int, width: int, start: int = 0) -
     frames = torch.zeros(num_frames, height, width, 3, dtype=torch.uint8)
     frames[..., 1] = 64
     return draw_signature(frames, range(start, start + num_frames))
-
-
-def encoder_available(codec: str) -> bool:
-    """Whether the installed PyAV/FFmpeg build can encode `codec`."""
-    try:
-        av.codec.Codec(codec, "w")
-    except ValueError:  # av.codec.codec.UnknownCodecError
-        return False
-    return True
-
-
-def encode_video(
-    path: str | Path,
-    frames: torch.Tensor | np.ndarray,
-    *,
-    fps: float = 30,
-    codec: str = "libx264",
-    pix_fmt: str = "yuv420p",
-    container_format: str | None = None,
-    rotation: int | None = None,
-    audio: bool = False,
-    pts: Sequence[float] | None = None,
-    gop: int | None = None,
-    options: dict[str, str] | None = None,
-) -> Path:
-    """Encode uint8 RGB frames [T, H, W, 3] into `path` and return it.
-
-    Frames are stored as given; `rotation` (degrees counter-clockwise, FFmpeg's display-matrix
-    convention) only tags the stream, so a player shows the frames rotated by it. `pts` gives
-    each frame's presentation time in seconds for a variable-frame-rate file. `audio` adds an AAC
-    sine track of the same length.
-    """
-    path = Path(path)
-    frames = torch.as_tensor(frames)
-    num_frames, height, width, _ = frames.shape
-    if codec == "libsvtav1":
-        os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr otherwise
-    rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(path), "w", format=container_format) as container:
-        stream = container.add_stream(codec, rate=rate, options=dict(options or {}))
-        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
-        if gop is not None:
-            stream.codec_context.gop_size = gop
-        if pts is not None:
-            stream.codec_context.time_base = Fraction(1, 1000)
-        if rotation:
-            stream.set_display_rotation(rotation)
-        audio_stream = container.add_stream("aac", rate=16000) if audio else None
-        for t in range(num_frames):
-            frame = av.VideoFrame.from_ndarray(frames[t].numpy(), format="rgb24")
-            if pts is not None:
-                frame.pts, frame.time_base = round(pts[t] * 1000), Fraction(1, 1000)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-        if audio_stream is not None:
-            seconds = pts[-1] + 1 / fps if pts is not None else num_frames / fps
-            _encode_sine(container, audio_stream, seconds)
-    return path
-
-
-def _encode_sine(container, stream, seconds: float) -> None:
-    rate, chunk = stream.rate, 1024
-    total = math.ceil(seconds * rate / chunk) * chunk
-    tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(total) / rate)).astype(np.float32)
-    for start in range(0, total, chunk):
-        frame = av.AudioFrame.from_ndarray(
-            tone[None, start : start + chunk], format="fltp", layout="mono"
-        )
-        frame.sample_rate, frame.pts = rate, start
-        container.mux(stream.encode(frame))
-    container.mux(stream.encode(None))
-
-
-def encode_image(path: str | Path, frame: torch.Tensor | np.ndarray) -> Path:
-    """Write one uint8 RGB frame [H, W, 3] as a PNG or JPEG (chosen by the suffix)."""
-    path = Path(path)
-    codec = "png" if path.suffix.lower() == ".png" else "mjpeg"
-    pix_fmt = "rgb24" if codec == "png" else "yuvj444p"
-    with av.open(str(path), "w", format="image2") as container:
-        stream = container.add_stream(codec, rate=1)
-        stream.width, stream.height, stream.pix_fmt = frame.shape[1], frame.shape[0], pix_fmt
-        image = av.VideoFrame.from_ndarray(np.asarray(frame), format="rgb24")
-        container.mux(stream.encode(image))
-        container.mux(stream.encode(None))
-    return path
 
 
 @dataclass(frozen=True)
@@ -291,7 +205,7 @@ def make_sample_videos(
     samples = {}
     for name in names or _SAMPLES:
         suffix, codec, pix_fmt, options, extra = _SAMPLES[name]
-        if not encoder_available(codec):
+        if not writer.encoder_available(codec):
             continue
         if extra.get("rotation") and not hasattr(
             av.video.stream.VideoStream, "set_display_rotation"
@@ -306,7 +220,7 @@ def make_sample_videos(
         rotation = extra.get("rotation", 0)
         stored = torch.rot90(upright, -(rotation // 90), dims=(1, 2)).contiguous()
         times = vfr_times(num_frames, rate) if extra.pop("vfr", False) else None
-        path = encode_video(
+        path = writer.encode_video(
             directory / f"{name}{suffix}",
             stored,
             fps=rate,
@@ -352,23 +266,27 @@ def make_broken_files(directory: str | Path, source: str | Path | None = None) -
 
     files["audio_only"] = directory / "audio_only.m4a"
     with av.open(str(files["audio_only"]), "w", format="ipod") as container:
-        _encode_sine(container, container.add_stream("aac", rate=16000), 1.0)
+        writer.encode_sine(container, container.add_stream("aac", rate=16000), 1.0)
 
     frames = signature_frames(30, 64, 96)
     if source is None:
-        source = encode_video(directory / "whole.mp4", frames, options={"preset": "ultrafast"})
+        source = writer.encode_video(
+            directory / "whole.mp4", frames, options={"preset": "ultrafast"}
+        )
     data = Path(source).read_bytes()
     files["truncated_mp4"] = directory / "truncated.mp4"
     files["truncated_mp4"].write_bytes(data[: len(data) // 2])
 
-    whole_mkv = encode_video(
+    whole_mkv = writer.encode_video(
         directory / "whole.mkv", frames, gop=5, options={"preset": "ultrafast"}
     )
     data = whole_mkv.read_bytes()
     files["truncated_mkv"] = directory / "truncated.mkv"
     files["truncated_mkv"].write_bytes(data[: len(data) * 2 // 3])
 
-    whole_avi = encode_video(directory / "whole.avi", frames, codec="mjpeg", pix_fmt="yuvj420p")
+    whole_avi = writer.encode_video(
+        directory / "whole.avi", frames, codec="mjpeg", pix_fmt="yuvj420p"
+    )
     files["corrupt_packets"] = directory / "corrupt_packets.avi"
     files["corrupt_packets"].write_bytes(zero_packets(whole_avi, CORRUPT_FRAMES))
     return files

@@ -27,6 +27,7 @@ from vjepa2.models.ac_predictor import VJEPA2ACConfig, VJEPA2ACModel
 from vjepa2.weights import ac
 from vjepa2.weights.strict import CheckpointError
 from vjepa2.world_model.config import vitg_ac_config
+from vjepa2.world_model.frames import FrameTransform
 from vjepa2.world_model.planning import cem
 from vjepa2.world_model.pose import POSE_DIM, propagate_pose
 
@@ -53,6 +54,11 @@ class WorldModel(VJEPA2ACModel):
     @property
     def tokens_per_frame(self) -> int:
         return self.predictor.tokens_per_frame
+
+    @property
+    def transform(self) -> FrameTransform:
+        """The matching frame transform: uint8 ``[..., H, W, 3]`` -> ``[..., 3, crop, crop]``."""
+        return FrameTransform(self.config.encoder.crop_size)
 
     def num_frames(self, h: torch.Tensor) -> int:
         """T of frame tokens ``[B, T*N, D]``; checks the shape."""
