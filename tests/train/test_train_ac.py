@@ -28,9 +28,8 @@ from vjepa2.errors import UsageError
 from vjepa2.train import ac_data
 from vjepa2.train.ac import train_ac, warmup_stable_decay
 from vjepa2.train.ac_options import TrainACOptions
-from vjepa2.video.decode import read_video
-from vjepa2.world_model import ACPredictorConfig, VJEPA2ACConfig, WorldModel
-from vjepa2.world_model.frames import FrameTransform
+from vjepa2.video import read_video
+from vjepa2.world_model import ACPredictorConfig, FrameTransform, VJEPA2ACConfig, WorldModel
 
 ENCODER = VJEPA2Config(
     hidden_size=48, num_hidden_layers=2, num_attention_heads=3, crop_size=32, frames_per_clip=2,

@@ -41,8 +41,7 @@ from vjepa2.train.optim import param_groups, set_lr
 from vjepa2.train.run_folder import RunFolder, file_digest, list_digest
 from vjepa2.train.state import RunState, load_checkpoint, rng_state, save_atomic, set_rng_state
 from vjepa2.weights import load
-from vjepa2.world_model import VJEPA2ACConfig, WorldModel, load_world_model
-from vjepa2.world_model.frames import FrameTransform
+from vjepa2.world_model import FrameTransform, VJEPA2ACConfig, WorldModel, load_world_model
 
 __all__ = ["TrainACOptions", "train_ac", "warmup_stable_decay"]
 

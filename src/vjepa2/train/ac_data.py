@@ -34,7 +34,7 @@ from safetensors.torch import save_file
 from vjepa2.data.trajectories import Episode, TrajectoryError, actions_from_states, read_episode
 from vjepa2.files import atomic_write
 from vjepa2.runtime import autocast
-from vjepa2.video.decode import read_video
+from vjepa2.video import read_video
 from vjepa2.world_model import WorldModel
 
 log = logging.getLogger("vjepa2.train_ac")
