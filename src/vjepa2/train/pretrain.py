@@ -355,11 +355,11 @@ def ema_momentum(opts: PretrainOptions, step: int, steps_per_epoch: int) -> floa
 def clip_gradients(parameters: list[nn.Parameter], max_norm: float | None) -> tuple[float, bool]:
     """The total gradient norm of ``parameters`` before clipping, and whether clipping to
     ``max_norm`` (None or 0: off) bound, i.e. scaled the gradients down."""
-    grads = [p.grad for p in parameters if p.grad is not None]
-    norm = nn.utils.get_total_norm(grads)
+    with_grad = [p for p in parameters if p.grad is not None]
+    norm = nn.utils.get_total_norm([p.grad for p in with_grad])
     if not max_norm:
         return float(norm), False
-    nn.utils.clip_grads_with_norm_(grads, max_norm, norm)
+    nn.utils.clip_grads_with_norm_(with_grad, max_norm, norm)
     return float(norm), bool(norm > max_norm)
 
 
