@@ -17,7 +17,8 @@
 #              EMA [0.999] -> EMA_END [1.0], EMA_SCHEDULE [ramp] (or constant: EMA throughout),
 #              CLIP_GRAD [unset: off], PREDICTOR [tiny] (1 block, 64 wide), MASKS
 #              ["1:1:0.5 8:0.15"] (--mask values), DEVICE [auto: CUDA when there is one],
-#              WORKERS [1] (data-loading processes of pretraining)
+#              WORKERS [1] (data-loading processes of pretraining), CACHE_FRAMES [1]
+#              (decode every clip once up front, in one process; 0: decode in the workers)
 #   evaluation PROBE_SEEDS ["0,1,2"], RANDOM_SEEDS ["0,1"], ATTENTIVE_EPOCHS [30],
 #              EVAL_EVERY [0]: also score every N-th epoch's checkpoint (one probe seed, no
 #              controls) for a learning curve
@@ -44,6 +45,8 @@ masks=()
 for mask in ${MASKS:-1:1:0.5 8:0.15}; do masks+=(--mask "$mask"); done
 clip=()
 [ -z "${CLIP_GRAD:-}" ] || clip=(--clip-grad "$CLIP_GRAD")
+cache=(--cache-frames)
+[ "${CACHE_FRAMES:-1}" = 1 ] || cache=()
 mkdir -p "$out"
 if [ ! -f "$out/data/test.csv" ]; then
   vjepa2 make-motion-data "$out/data" --variant "${VARIANT:-paired1}" --unlabelled "$unlabelled" \
@@ -56,8 +59,8 @@ vjepa2 pretrain --data "$out/data/unlabelled.txt" --out "$out/pretrain" --resume
   --epochs "$epochs" --lr "${LR:-1e-4}" --start-lr "${START_LR:-2e-5}" \
   --final-lr "${FINAL_LR:-1e-6}" --warmup "${WARMUP:-3}" --schedule-scale "${SCHEDULE_SCALE:-1.25}" \
   --ema "${EMA:-0.999}" "${EMA_END:-1.0}" --ema-schedule "${EMA_SCHEDULE:-ramp}" \
-  --weight-decay 0.04 --workers "${WORKERS:-1}" --cache-frames --keep-epochs \
-  --device "${DEVICE:-auto}" "${clip[@]}" "${masks[@]}" "$@"
+  --weight-decay 0.04 --workers "${WORKERS:-1}" --keep-epochs --device "${DEVICE:-auto}" \
+  "${cache[@]}" "${clip[@]}" "${masks[@]}" "$@"
 score() {  # score CHECKPOINT NAME [pretrain-eval options...]
   local checkpoint=$1 name=$2
   shift 2
