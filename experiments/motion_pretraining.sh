@@ -1,53 +1,95 @@
 #!/usr/bin/env bash
-# The learning result of docs/pretraining.md in one command: draw the demo variant (or VARIANT) of
-# the motion benchmark, pretrain a small encoder on its unlabelled split, then score the pretrained
-# target encoder (every kept epoch) and the same architecture at random init under the same frozen
-# probes.
+# The learning result of docs/pretraining.md in one command: draw the paired motion benchmark
+# (VARIANT, level 1 by default), pretrain a small encoder on its unlabelled split with the
+# small-run recipe, then score the final target encoder against its controls (random init of the
+# same architecture, seeds RANDOM_SEEDS; the attentive probe given token positions) and print the
+# table. Re-running the same command resumes the run and skips what is done.
 #
 #   experiments/motion_pretraining.sh OUT [extra 'vjepa2 pretrain' options...]
 #
-# Environment: EPOCHS (default 30), UNLABELLED (3000), TRAIN_PER_CLASS (150), BATCH (16),
-# LR (5e-5), EMA (0.999, the start of the momentum ramp to 1), MASKS ("1:1:0.5 8:0.15", the
-# --mask values), DEVICE (pretraining's; auto: CUDA when there is one; the probes run on the CPU),
-# VARIANT (demo; paired1 or paired2: the tubelet-aligned, time-reversal-paired benchmark).
-# The defaults are the run of docs/pretraining.md that the demo model's encoder comes from. Examples:
-#   experiments/motion_pretraining.sh runs/motion
-#   EPOCHS=100 UNLABELLED=20000 MASKS="8:0.15 2:0.7" experiments/motion_pretraining.sh runs/gpu
-#   VARIANT=paired1 experiments/motion_pretraining.sh runs/paired1
-# Writes OUT/data, OUT/pretrain (the run), OUT/eval-*.json and prints the table.
+# Environment (defaults in brackets):
+#   data       VARIANT [paired1] (paired2, demo, full), UNLABELLED [3000], TRAIN_PER_CLASS [200],
+#              TEST_PER_CLASS [200] (1200 test clips for paired1's 6 classes), DATA_WORKERS [2]
+#   length     EPOCHS [30], or STEPS: that many optimiser steps, rounded up to whole epochs of
+#              UNLABELLED / BATCH steps (the schedules span the whole epochs)
+#   recipe     BATCH [16], LR [1e-4], START_LR [2e-5], FINAL_LR [1e-6], WARMUP [3] (epochs),
+#              SCHEDULE_SCALE [1.25] (cosine and EMA ramp over 1.25x the steps, as the original),
+#              EMA [0.999] -> EMA_END [1.0], EMA_SCHEDULE [ramp] (or constant: EMA throughout),
+#              CLIP_GRAD [unset: off], PREDICTOR [tiny] (1 block, 64 wide), MASKS
+#              ["1:1:0.5 8:0.15"] (--mask values), DEVICE [auto: CUDA when there is one],
+#              WORKERS [1] (data-loading processes of pretraining), CACHE_FRAMES [1]
+#              (decode every clip once up front, in one process; 0: decode in the workers)
+#   evaluation PROBE_SEEDS ["0,1,2"], RANDOM_SEEDS ["0,1"], ATTENTIVE_EPOCHS [30],
+#              EVAL_EVERY [0]: also score every N-th epoch's checkpoint (one probe seed, no
+#              controls) for a learning curve
+# Examples:
+#   experiments/motion_pretraining.sh runs/paired1                  # CPU: about 4000 steps/hour
+#   DEVICE=cuda STEPS=30000 UNLABELLED=20000 EVAL_EVERY=5 experiments/motion_pretraining.sh runs/gpu
+#   EPOCHS=1 UNLABELLED=64 TRAIN_PER_CLASS=8 TEST_PER_CLASS=8 ATTENTIVE_EPOCHS=2 \
+#     experiments/motion_pretraining.sh /tmp/smoke                   # a smoke test, minutes
+# Writes OUT/data, OUT/pretrain (the run), OUT/eval-final.json (+ eval-epoch-*.json) and prints
+# the table.
 set -euo pipefail
 out=${1:?usage: motion_pretraining.sh OUT [pretrain options...]}
 shift
-epochs=${EPOCHS:-30}
+batch=${BATCH:-16}
+unlabelled=${UNLABELLED:-3000}
+if [ -n "${STEPS:-}" ]; then
+  per_epoch=$((unlabelled / batch))
+  [ "$per_epoch" -gt 0 ] || { echo "UNLABELLED must be at least BATCH" >&2; exit 2; }
+  epochs=$(((STEPS + per_epoch - 1) / per_epoch))
+else
+  epochs=${EPOCHS:-30}
+fi
 masks=()
 for mask in ${MASKS:-1:1:0.5 8:0.15}; do masks+=(--mask "$mask"); done
+clip=()
+[ -z "${CLIP_GRAD:-}" ] || clip=(--clip-grad "$CLIP_GRAD")
+cache=(--cache-frames)
+[ "${CACHE_FRAMES:-1}" = 1 ] || cache=()
 mkdir -p "$out"
 if [ ! -f "$out/data/test.csv" ]; then
-  vjepa2 make-motion-data "$out/data" --variant "${VARIANT:-demo}" \
-    --unlabelled "${UNLABELLED:-3000}" --train-per-class "${TRAIN_PER_CLASS:-150}" --workers 2
+  vjepa2 make-motion-data "$out/data" --variant "${VARIANT:-paired1}" --unlabelled "$unlabelled" \
+    --train-per-class "${TRAIN_PER_CLASS:-200}" --val-per-class 0 \
+    --test-per-class "${TEST_PER_CLASS:-200}" --workers "${DATA_WORKERS:-2}"
 fi
 vjepa2 pretrain --data "$out/data/unlabelled.txt" --out "$out/pretrain" --resume \
   --arch vit-tiny --set hidden_size=128 --set num_attention_heads=4 --set num_hidden_layers=6 \
-  --set pred_hidden_size=96 --set pred_num_hidden_layers=2 --set pred_num_attention_heads=3 \
-  --crop-size 64 --frames 16 --fps 4 --batch-size "${BATCH:-16}" --epochs "$epochs" \
-  --lr "${LR:-5e-5}" --start-lr 1e-5 --final-lr 1e-6 --warmup 3 --ema "${EMA:-0.999}" 1.0 \
-  --weight-decay 0.04 --workers 1 --cache-frames --keep-epochs --device "${DEVICE:-auto}" \
-  "${masks[@]}" "$@"
-score() {  # score ENCODER NAME
-  [ -f "$out/eval-$2.json" ] || vjepa2 pretrain-eval "$1" --train "$out/data/train.csv" \
-    --test "$out/data/test.csv" --json "$out/eval-$2.json"
+  --predictor "${PREDICTOR:-tiny}" --crop-size 64 --frames 16 --fps 4 --batch-size "$batch" \
+  --epochs "$epochs" --lr "${LR:-1e-4}" --start-lr "${START_LR:-2e-5}" \
+  --final-lr "${FINAL_LR:-1e-6}" --warmup "${WARMUP:-3}" --schedule-scale "${SCHEDULE_SCALE:-1.25}" \
+  --ema "${EMA:-0.999}" "${EMA_END:-1.0}" --ema-schedule "${EMA_SCHEDULE:-ramp}" \
+  --weight-decay 0.04 --workers "${WORKERS:-1}" --keep-epochs --device "${DEVICE:-auto}" \
+  "${cache[@]}" "${clip[@]}" "${masks[@]}" "$@"
+score() {  # score CHECKPOINT NAME [pretrain-eval options...]
+  local checkpoint=$1 name=$2
+  shift 2
+  [ "$out/eval-$name.json" -nt "$checkpoint" ] || vjepa2 pretrain-eval "$checkpoint" \
+    --train "$out/data/train.csv" --test "$out/data/test.csv" --device "${DEVICE:-auto}" \
+    --attentive-epochs "${ATTENTIVE_EPOCHS:-30}" --json "$out/eval-$name.json" "$@"
 }
-score "random:$out/pretrain/config.json" random
-shopt -s nullglob
-checkpoints=("$out"/pretrain/epoch-*.pt)
-[ ${#checkpoints[@]} -gt 0 ] || checkpoints=("$out/pretrain/latest.pt")  # stopped mid-epoch
-for checkpoint in "${checkpoints[@]}"; do
-  score "$checkpoint" "$(basename "$checkpoint" .pt)"
-done
+if [ "${EVAL_EVERY:-0}" -gt 0 ]; then
+  for ((epoch = EVAL_EVERY; epoch < epochs; epoch += EVAL_EVERY)); do
+    checkpoint=$(printf '%s/pretrain/epoch-%04d.pt' "$out" "$epoch")
+    [ ! -f "$checkpoint" ] || score "$checkpoint" "$(printf 'epoch-%04d' "$epoch")" \
+      --probe-seeds 0 --random-seeds ''
+  done
+fi
+score "$out/pretrain/latest.pt" final --probe-seeds "${PROBE_SEEDS:-0,1,2}" \
+  --random-seeds "${RANDOM_SEEDS:-0,1}"
 python - "$out" <<'PY'
 import json, pathlib, sys
-print(f"{'encoder':<14} {'logistic':>9} {'attentive':>9}")
-for path in sorted(pathlib.Path(sys.argv[1]).glob("eval-*.json")):
-    r = json.loads(path.read_text())
-    print(f"{path.stem[5:]:<14} {r['logistic_accuracy']:>9.3f} {r['attentive_accuracy']:>9.3f}")
+from vjepa2.train.frozen_eval import format_table
+out = pathlib.Path(sys.argv[1])
+curve = sorted(out.glob("eval-epoch-*.json"))
+if curve:
+    print("learning curve (target encoder, attentive probe seed 0): epoch  top-1  within-pair")
+    for path in curve:
+        att = json.loads(path.read_text())["encoders"]["encoder"].get("attentive")
+        if att:
+            pair = att.get("within_pair", {}).get("mean", float("nan"))
+            print(f"  {path.stem[11:]:>5}  {att['top1']['mean']:.3f}  {pair:.3f}")
+final = json.loads((out / "eval-final.json").read_text())
+print(f"\n{final['encoder']} ({final['test_clips']} test clips):")
+print(format_table(final))
 PY

@@ -15,7 +15,7 @@ from vjepa2.cli.app import app, show_package_logs
 from vjepa2.cli.options import options_command
 from vjepa2.files import write_text_atomic
 from vjepa2.train import pretrain as pretraining
-from vjepa2.train.frozen_eval import FrozenEvalSettings, frozen_eval, load_encoder
+from vjepa2.train.frozen_eval import FrozenEvalSettings, format_table, frozen_eval, load_encoder
 from vjepa2.train.pretrain_options import PretrainOptions
 
 
@@ -72,23 +72,28 @@ def pretrain_eval(
         Path | None, typer.Option("--json", help="Also write the results here.")
     ] = None,
 ) -> None:
-    """Score a frozen encoder with two quick probes on a labelled train/test pair.
+    """Score a frozen encoder, random init of the same architecture and a positions-added probe.
 
-    A logistic regression on mean-pooled tokens and a small attentive probe on all tokens, both
-    trained on features extracted once. Meant to compare pretrained against random init, not to
-    replace 'vjepa2 train-probe'.
+    Features are extracted once for the encoder and the random-init controls (--random-seeds);
+    on each: a logistic regression on mean-pooled tokens, an attentive probe on all tokens
+    (--probe-seeds fits) and the same probe given fixed 3-D sin-cos token positions. Prints a
+    table of top-1 and, when the classes come in time-reversal pairs (the paired motion
+    benchmark), within-pair direction accuracy, each as mean ± std over the probe seeds; --json
+    writes every number. Meant to compare pretrained against random init, not to replace
+    'vjepa2 train-probe'.
 
     **Examples**
 
     ```
     vjepa2 pretrain-eval runs/motion/latest.pt --train motion/train.csv --test motion/test.csv
+    vjepa2 pretrain-eval runs/motion/latest.pt --train ... --test ... --random-seeds '' \
+        --probe-seeds 0 --json eval.json          (no controls, one probe fit)
     vjepa2 pretrain-eval random:runs/motion/config.json --train ... --test ...
     ```
     """
     model = load_encoder(encoder, checkpoint_key, options.seed)
-    results = frozen_eval(model, train, test, options)
-    typer.echo(f"logistic regression (mean-pooled): {results['logistic_accuracy']:.3f}")
-    if "attentive_accuracy" in results:
-        typer.echo(f"attentive probe: {results['attentive_accuracy']:.3f}")
+    report = frozen_eval(model, train, test, options)
+    typer.echo(format_table(report))
     if json_out is not None:
-        write_text_atomic(json_out, json.dumps({"encoder": encoder, **results}, indent=2) + "\n")
+        record = {"encoder": encoder, "checkpoint_key": checkpoint_key, **report}
+        write_text_atomic(json_out, json.dumps(record, indent=2) + "\n")

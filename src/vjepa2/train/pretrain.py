@@ -9,9 +9,12 @@ One step, as in the original recipe:
    encoder* sees only the context tokens, and the *predictor* fills in the target positions
    from them (mask token 0).
 4. loss = mean over masks of mean |prediction − h[targets]|  (L1).
-5. AdamW step (lr: linear warmup, then constant or cosine), gradient clipping, then the target
-   encoder moves towards the context encoder: θ_t ← m·θ_t + (1 − m)·θ_c, with m linear from
-   ``ema[0]`` to ``ema[1]`` over the run.
+5. AdamW step (lr: linear warmup, then constant or cosine), optional gradient clipping, then
+   the target encoder moves towards the context encoder: θ_t ← m·θ_t + (1 − m)·θ_c, with m
+   linear from ``ema[0]`` to ``ema[1]`` (or constant).
+
+The cosine and the EMA ramp span ``schedule_scale`` (1.25) times the run's steps, as the original
+does, so a run ends with the learning rate above ``final_lr`` and the momentum below ``ema[1]``.
 
 Checkpoints (``RUN_DIR/latest.pt``) use the original layout (``encoder``, ``target_encoder``,
 ``predictor``, ``opt``, ``epoch``, ...) plus ``config`` and everything needed to resume exactly:
@@ -44,7 +47,7 @@ from vjepa2.train.loop import LoopPlan, run_epochs
 from vjepa2.train.masks import sample_masks, step_generator
 from vjepa2.train.optim import linear, param_groups, set_lr, warmup_cosine
 from vjepa2.train.pretrain_monitor import Monitor
-from vjepa2.train.pretrain_options import PretrainOptions
+from vjepa2.train.pretrain_options import PREDICTORS, PretrainOptions
 from vjepa2.train.run_folder import RunFolder, file_digest, list_digest
 from vjepa2.train.state import RunState, load_checkpoint, rng_state, save_atomic, set_rng_state
 from vjepa2.video.transforms import TrainTransform
@@ -121,7 +124,8 @@ def ema_update(target: nn.Module, online: nn.Module, momentum: float) -> None:
 
 def model_config(opts: PretrainOptions, init: VJEPA2Config | None = None) -> VJEPA2Config:
     """The architecture to train: ``init``'s (continued pretraining), ``--config``'s or
-    ``--arch``'s, with the ``--set`` overrides, at the training crop size and clip length."""
+    ``--arch``'s, with the ``--predictor`` shape and the ``--set`` overrides, at the training
+    crop size and clip length."""
     if init is not None:
         config = init.replace(id2label=None, architectures=None)
     elif opts.config:
@@ -129,8 +133,8 @@ def model_config(opts: PretrainOptions, init: VJEPA2Config | None = None) -> VJE
     else:
         config = presets.architecture(opts.arch)
     try:
-        config = config.replace(**opts.overrides, crop_size=opts.crop_size,
-                                frames_per_clip=opts.frames)  # fmt: skip
+        fields = {**PREDICTORS[opts.predictor], **opts.overrides}
+        config = config.replace(**fields, crop_size=opts.crop_size, frames_per_clip=opts.frames)
         config.validate()
     except (TypeError, ValueError) as err:
         raise UsageError(f"--arch/--config/--set: {err}") from None
@@ -272,6 +276,7 @@ class Pretraining:
     folder: RunFolder
     loss: float = math.nan
     lr: float = 0.0
+    clipped_steps: int = 0  # steps of this session on which gradient clipping bound
 
     @property
     def total_steps(self) -> int:
@@ -329,16 +334,43 @@ def setup(opts: PretrainOptions) -> Pretraining:
                        model, optimizer, order, clips, state, folder, lr=opts.start_lr)  # fmt: skip
 
 
-def train_step(run: Pretraining, clips: torch.Tensor, weight: float) -> tuple[torch.Tensor, ...]:
+def learning_rate(opts: PretrainOptions, step: int, steps_per_epoch: int) -> float:
+    """The learning rate of ``step``: linear warmup from ``start_lr`` to ``lr`` over ``warmup``
+    epochs, then constant, or a cosine to ``final_lr`` reached at ``schedule_scale`` × the run's
+    steps (held there after)."""
+    warmup_steps = round(opts.warmup * steps_per_epoch)
+    horizon = round(opts.schedule_scale * opts.epochs * steps_per_epoch)
+    final_lr = opts.lr if opts.final_lr is None else opts.final_lr
+    return warmup_cosine(step, warmup_steps, horizon, opts.lr, opts.start_lr, final_lr)
+
+
+def ema_momentum(opts: PretrainOptions, step: int, steps_per_epoch: int) -> float:
+    """The EMA momentum of ``step``: ``ema[0]`` throughout (``ema_schedule`` constant), or linear
+    from ``ema[0]`` at step 0 to ``ema[1]`` at ``schedule_scale`` × the run's steps (ramp)."""
+    if opts.ema_schedule == "constant":
+        return opts.ema[0]
+    return linear(step, round(opts.schedule_scale * opts.epochs * steps_per_epoch), *opts.ema)
+
+
+def clip_gradients(parameters: list[nn.Parameter], max_norm: float | None) -> tuple[float, bool]:
+    """The total gradient norm of ``parameters`` before clipping, and whether clipping to
+    ``max_norm`` (None or 0: off) bound, i.e. scaled the gradients down."""
+    with_grad = [p for p in parameters if p.grad is not None]
+    norm = nn.utils.get_total_norm([p.grad for p in with_grad])
+    if not max_norm:
+        return float(norm), False
+    nn.utils.clip_grads_with_norm_(with_grad, max_norm, norm)
+    return float(norm), bool(norm > max_norm)
+
+
+def train_step(run: Pretraining, clips: torch.Tensor, weight: float) -> tuple[Any, ...]:
     """One optimiser step on ``clips`` ``[B, T, C, H, W]``: targets, masked prediction, L1 loss
     per mask, AdamW, EMA. Returns (losses averaged over processes ``[M]``, momentum, grad norm
-    or None, targets ``[B, N, D]``)."""
+    before clipping, whether clipping bound (None when off), targets ``[B, N, D]``)."""
     opts, step = run.opts, run.state.step
-    warmup_steps = round(opts.warmup * run.order.steps_per_epoch)
-    final_lr = opts.lr if opts.final_lr is None else opts.final_lr
-    run.lr = warmup_cosine(step, warmup_steps, run.total_steps, opts.lr, opts.start_lr, final_lr)
+    run.lr = learning_rate(opts, step, run.order.steps_per_epoch)
     set_lr(run.optimizer, run.lr)
-    momentum = linear(step, run.total_steps, *opts.ema)
+    momentum = ema_momentum(opts, step, run.order.steps_per_epoch)
     grid = run.encoder.token_grid(clips.shape)
     generator = step_generator(opts.seed, step, run.ddp.rank)
     masks = [
@@ -351,19 +383,19 @@ def train_step(run: Pretraining, clips: torch.Tensor, weight: float) -> tuple[to
     loss = losses.mean() * weight
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    grad_norm = None
-    if opts.clip_grad:
-        grad_norm = float(nn.utils.clip_grad_norm_(run.trained.parameters(), opts.clip_grad))
+    grad_norm, bound = clip_gradients(list(run.trained.parameters()), opts.clip_grad)
     run.optimizer.step()
     ema_update(run.target, run.encoder, momentum)
     run.state.step += 1
-    return run.ddp.mean(losses.detach().float()), momentum, grad_norm, targets
+    clipped = bound if opts.clip_grad else None
+    return run.ddp.mean(losses.detach().float()), momentum, grad_norm, clipped, targets
 
 
 def pretrain(opts: PretrainOptions) -> dict[str, Any]:
     """Run (or resume) pretraining; returns a summary (steps, last loss, checkpoint path)."""
     run = setup(opts)
     out, state = Path(opts.out), run.state
+    first_step = state.step
     if run.ddp.is_main:
         run.folder.write_identity()  # set up without an error: the folder now holds this run
     monitor = Monitor(out, run.config, opts, run.total_steps, enabled=run.ddp.is_main,
@@ -385,14 +417,15 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
                 reported.add(item.path)
         weight = 0.0 if clips is None else 1.0  # no readable file: a zero-weight step keeps DDP
         clips = torch.zeros(blank) if clips is None else clips  # in step
-        losses, momentum, grad_norm, targets = train_step(
+        losses, momentum, grad_norm, clipped, targets = train_step(
             run, clips.to(run.device, non_blocking=True), weight
         )
         run.loss = float(losses.mean())
+        run.clipped_steps += bool(clipped)
         monitor.step(
             step=state.step, epoch=state.epoch, losses=losses.tolist(), lr=run.lr,
             momentum=momentum, grad_norm=grad_norm, clips=clips.size(0) * run.ddp.world_size,
-            targets=targets, skipped=len(skipped),
+            targets=targets, skipped=len(skipped), clipped=clipped,
         )  # fmt: skip
         return True
 
@@ -406,8 +439,12 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
     run_epochs(state, plan, batches, train_batch, lambda: run.save(out / "latest.pt"), end_epoch)
     monitor.close()
     run.ddp.barrier()
+    if opts.clip_grad and run.ddp.is_main:
+        log.info("gradient clipping to %g bound on %d of the %d steps of this session",
+                 opts.clip_grad, run.clipped_steps, state.step - first_step)  # fmt: skip
     return {"steps": state.step, "epoch": state.epoch, "loss": run.loss,
-            "checkpoint": str(out / "latest.pt"), "rank": run.ddp.rank}  # fmt: skip
+            "checkpoint": str(out / "latest.pt"), "rank": run.ddp.rank,
+            "clipped_steps": run.clipped_steps}  # fmt: skip
 
 
 def _log_start(run: Pretraining) -> None:

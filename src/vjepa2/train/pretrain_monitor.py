@@ -92,8 +92,10 @@ class Monitor:
         clips: int,
         targets: torch.Tensor,
         skipped: int,
+        clipped: bool | None = None,
     ) -> None:
-        """Record one optimiser step (``losses``: one per mask configuration)."""
+        """Record one optimiser step (``losses``: one per mask configuration; ``clipped``:
+        whether gradient clipping bound, None when it is off)."""
         if not self.enabled:
             return
         self.pooled.append(targets.detach().float().mean(1).cpu())
@@ -101,6 +103,8 @@ class Monitor:
         record: dict[str, Any] = {"step": step, "epoch": epoch, "loss": loss, "lr": lr}
         record.update({f"loss_mask{i}": v for i, v in enumerate(losses)})
         record.update(ema=momentum, grad_norm=grad_norm, skipped=skipped)
+        if clipped is not None:
+            record["clipped"] = int(clipped)  # 1: clipping bound at this step
         self.window_clips += clips
         if step % self.log_every == 0:
             now = time.perf_counter()
@@ -120,7 +124,8 @@ class Monitor:
     def _scalars(self, record: dict[str, Any], step: int) -> None:
         names = {
             "loss": "loss/total", "lr": "opt/lr", "ema": "opt/ema_momentum",
-            "grad_norm": "opt/grad_norm", "clips_per_s": "speed/clips_per_s",
+            "grad_norm": "opt/grad_norm", "clipped": "opt/clipped",
+            "clips_per_s": "speed/clips_per_s",
             "target_std": "collapse/target_std", "effective_rank": "collapse/effective_rank",
             "probe_accuracy": "probe/accuracy",
         }  # fmt: skip

@@ -42,6 +42,15 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+# ``--predictor`` shortcuts: config fields set before the ``--set`` overrides (which win).
+PREDICTORS: dict[str, dict[str, Any]] = {
+    "config": {},
+    # One narrow block: too small to extrapolate much itself, so the encoder has to.
+    "tiny": {"pred_num_hidden_layers": 1, "pred_hidden_size": 64, "pred_num_attention_heads": 4},
+}
+EMA_SCHEDULES = ("ramp", "constant")
+
+
 @dataclass
 class PretrainOptions:
     """Everything ``vjepa2 pretrain`` takes (``vjepa2 pretrain --help`` shows the same help)."""
@@ -62,6 +71,11 @@ class PretrainOptions:
         None, "Continue pretraining from a checkpoint: an original .pt (encoder, "
         "target_encoder, predictor), an HF folder, a Hub id or a preset.", resume="free",
     )  # fmt: skip
+    predictor: str = option(
+        "config", "Predictor shape: 'config' (the architecture's) or 'tiny' (1 block, 64 wide, "
+        "4 heads: pred_num_hidden_layers=1, pred_hidden_size=64, pred_num_attention_heads=4; "
+        "--set still overrides).", choices=tuple(PREDICTORS),
+    )  # fmt: skip
     overrides: dict[str, Any] = option(  # noqa: RUF009
         default_factory=dict, help="Override a config field, e.g. --set num_hidden_layers=6 "
         "--set pred_hidden_size=96 (repeatable).",
@@ -75,11 +89,23 @@ class PretrainOptions:
         None, "Cosine decay to this rate after warmup; unset: constant --lr.", min=0
     )
     warmup: float = option(1.0, "Warmup length in epochs.", min=0)
+    schedule_scale: float = option(
+        1.25, "The cosine learning rate and the EMA ramp span this many times the run's steps, "
+        "as the original does (1.25: they stop short of --final-lr and of the EMA's end value; "
+        "1: they reach them at the last step).", min=0, min_open=True,
+    )  # fmt: skip
     weight_decay: float = option(0.04, "AdamW weight decay (not on biases and norms).", min=0)
     ema: tuple[float, float] = option(
-        (0.99925, 1.0), "Target-encoder EMA momentum, linear from the first to the second."
-    )
-    clip_grad: float | None = option(10.0, "Gradient-norm clipping (unset: none).", min=0)
+        (0.99925, 1.0), "Target-encoder EMA momentum: linear from the first to the second over "
+        "--schedule-scale times the run (--ema-schedule ramp), or the first throughout "
+        "(constant).",
+    )  # fmt: skip
+    ema_schedule: str = option("ramp", "ramp or constant (see --ema).", choices=EMA_SCHEDULES)
+    clip_grad: float | None = option(
+        None, "Clip the gradient norm of context encoder + predictor to this (unset or 0: no "
+        "clipping, as the original; when on, metrics.jsonl says at each step whether it bound).",
+        min=0,
+    )  # fmt: skip
     frames: int = option(16, "Frames per clip.", min=1)
     fps: float = option(4.0, "Sample clips at about this frame rate.", min=0, min_open=True)
     crop_size: int = option(256, "Training resolution (square crop).", min=1)
@@ -136,6 +162,12 @@ class PretrainOptions:
         parse_device(self.device)
         if self.dtype not in ("auto", *DTYPES):
             raise UsageError(f"--dtype {self.dtype!r}: choose auto, {', '.join(DTYPES)}")
+        for name, value, choices in (
+            ("predictor", self.predictor, tuple(PREDICTORS)),
+            ("ema-schedule", self.ema_schedule, EMA_SCHEDULES),
+        ):
+            if value not in choices:
+                raise UsageError(f"--{name} {value!r}: choose {', '.join(choices)}")
 
     def to_json(self) -> dict[str, Any]:
         """The options as JSON values, masks as their ``--mask`` text (options.json and the

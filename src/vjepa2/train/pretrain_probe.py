@@ -105,12 +105,13 @@ def fit_attentive(
     seed: int = 0,
 ) -> AttentiveClassifier:
     """An attentive probe (self-attention blocks + cross-attention pooling + linear) trained on
-    cached tokens ``[N, K, D]`` with AdamW and a cosine learning rate."""
+    cached tokens ``[N, K, D]`` with AdamW and a cosine learning rate, on the tokens' device."""
     torch.manual_seed(seed)
     dim = tokens.size(-1)
     probe = AttentiveClassifier(dim, num_classes, num_heads=_heads(dim, num_heads),
                                 num_self_blocks=num_self_blocks)  # fmt: skip
     probe.reset_parameters()
+    probe.to(tokens.device)
     optimizer = torch.optim.AdamW(probe.parameters(), lr=lr, weight_decay=weight_decay)
     steps = epochs * math.ceil(len(tokens) / batch_size)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)

@@ -1,0 +1,145 @@
+"""The small-run recipe: schedules over 1.25x the steps (lr cosine, EMA ramp or constant),
+gradient clipping off by default and its bind counter when on, the tiny predictor."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import vjepa2.train.pretrain as pretrain_module
+from vjepa2.cli import app
+from vjepa2.data.motion import MotionSettings, make_motion_dataset
+from vjepa2.train.pretrain import (
+    PretrainOptions,
+    build_networks,
+    clip_gradients,
+    ema_momentum,
+    learning_rate,
+    model_config,
+    pretrain,
+)
+
+TINY = dict(hidden_size=48, num_attention_heads=3, num_hidden_layers=2)
+TINY_PREDICTOR = dict(pred_hidden_size=24, pred_num_attention_heads=2, pred_num_hidden_layers=1)
+
+
+def _options(**changes) -> PretrainOptions:
+    return PretrainOptions(data="videos", out=Path("run"), **changes)
+
+
+def test_recipe_defaults():
+    opts = _options()
+    assert opts.clip_grad is None
+    assert (opts.ema_schedule, opts.schedule_scale, opts.predictor) == ("ramp", 1.25, "config")
+
+
+def test_cosine_lr_spans_schedule_scale_times_the_steps():
+    # 4 epochs of 10 steps: warmup 10 steps, cosine horizon 1.25 x 40 = 50 steps.
+    opts = _options(epochs=4, lr=1.0, start_lr=0.2, final_lr=0.0, warmup=1.0)
+    lr = [learning_rate(opts, step, 10) for step in (0, 5, 10, 30, 40, 50, 60)]
+    end = 0.5 * (1 + math.cos(math.pi * 30 / 40))  # the last step is 3/4 of the way down
+    assert lr == pytest.approx([0.2, 0.6, 1.0, 0.5, end, 0.0, 0.0])
+    assert end == pytest.approx(0.1464, abs=1e-4)
+    old = _options(epochs=4, lr=1.0, start_lr=0.2, final_lr=0.0, warmup=1.0, schedule_scale=1.0)
+    assert [learning_rate(old, s, 10) for s in (25, 40)] == pytest.approx([0.5, 0.0])
+    constant = _options(epochs=4, lr=1.0, start_lr=0.2, warmup=1.0)  # no --final-lr
+    assert [learning_rate(constant, s, 10) for s in (10, 40)] == pytest.approx([1.0, 1.0])
+
+
+def test_ema_ramps_over_schedule_scale_times_the_steps_or_stays_constant():
+    opts = _options(epochs=4, ema=(0.99, 1.0))  # 40 steps, ramp over 50
+    momenta = [ema_momentum(opts, step, 10) for step in (0, 25, 40, 50, 60)]
+    assert momenta == pytest.approx([0.99, 0.995, 0.998, 1.0, 1.0])
+    old = _options(epochs=4, ema=(0.99, 1.0), schedule_scale=1.0)  # the earlier behaviour
+    assert [ema_momentum(old, s, 10) for s in (20, 40)] == pytest.approx([0.995, 1.0])
+    constant = _options(epochs=4, ema=(0.99, 1.0), ema_schedule="constant")
+    assert {ema_momentum(constant, s, 10) for s in (0, 20, 40)} == {0.99}
+
+
+def test_clip_gradients_off_by_default_and_reports_when_it_binds():
+    layer = torch.nn.Linear(3, 2)
+    layer(torch.ones(4, 3)).square().sum().backward()
+    params = list(layer.parameters())
+    before = [p.grad.clone() for p in params]
+    norm = float(torch.cat([g.flatten() for g in before]).norm())
+    for off in (None, 0.0):
+        assert clip_gradients(params, off) == (pytest.approx(norm), False)
+        assert all(torch.equal(p.grad, g) for p, g in zip(params, before, strict=True))
+    assert clip_gradients(params, 2 * norm) == (pytest.approx(norm), False)
+    assert all(torch.equal(p.grad, g) for p, g in zip(params, before, strict=True))
+    assert clip_gradients(params, norm / 4) == (pytest.approx(norm), True)
+    clipped = float(torch.cat([p.grad.flatten() for p in params]).norm())
+    assert clipped == pytest.approx(norm / 4, rel=1e-4)
+
+
+def test_tiny_predictor_shortcut_and_the_set_overrides_it_stands_for():
+    tiny = model_config(_options(predictor="tiny", overrides=dict(TINY), crop_size=32, frames=8))
+    assert (tiny.pred_num_hidden_layers, tiny.pred_hidden_size) == (1, 64)
+    assert tiny.pred_num_attention_heads == 4
+    spelled = dict(TINY, pred_num_hidden_layers=1, pred_hidden_size=64, pred_num_attention_heads=4)
+    assert model_config(_options(overrides=spelled, crop_size=32, frames=8)) == tiny
+    wider = model_config(_options(predictor="tiny", overrides={"pred_hidden_size": 96}))
+    assert (wider.pred_hidden_size, wider.pred_num_hidden_layers) == (96, 1)  # --set wins
+
+    encoder, predictor, _ = build_networks(tiny, seed=0)
+    clips = torch.randn(2, 8, 3, 32, 32)
+    _, hp, wp = encoder.token_grid(clips.shape)
+    context, target = torch.arange(8).expand(2, 8), torch.arange(8, 32).expand(2, 24)
+    out = predictor(encoder(clips, masks=context), context, target, 0, (hp, wp))
+    assert out.shape == (2, 24, 48) and torch.isfinite(out).all()
+
+
+def test_cli_recipe_options_reach_the_run(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_run(opts: PretrainOptions) -> dict:
+        seen["opts"] = opts
+        return {"rank": 1}
+
+    monkeypatch.setattr(pretrain_module, "pretrain", fake_run)
+    args = ["pretrain", "--data", str(tmp_path), "--out", str(tmp_path / "run")]
+    extra = ["--predictor", "tiny", "--ema-schedule", "constant", "--schedule-scale", "1",
+             "--clip-grad", "0"]  # fmt: skip
+    result = CliRunner().invoke(app, [*args, *extra])
+    assert result.exit_code == 0, result.output
+    opts = seen["opts"]
+    assert (opts.predictor, opts.ema_schedule, opts.schedule_scale) == ("tiny", "constant", 1.0)
+    assert opts.clip_grad == 0
+    result = CliRunner().invoke(app, [*args])
+    assert result.exit_code == 0 and seen["opts"].clip_grad is None
+    for bad in (["--predictor", "huge"], ["--ema-schedule", "cosine"], ["--schedule-scale", "0"]):
+        assert CliRunner().invoke(app, [*args, *bad]).exit_code == 2, bad
+
+
+@pytest.fixture(scope="module")
+def unlabelled(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("motion")
+    make_motion_dataset(root, seed=2, counts={"unlabelled": 8},
+                        settings=MotionSettings(frames=8, size=32))  # fmt: skip
+    return root / "unlabelled.txt"
+
+
+def _metrics(run: Path) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("clip_grad", [None, 1e-3])
+def test_metrics_say_when_clipping_binds(unlabelled, tmp_path, clip_grad):
+    torch.set_num_threads(1)
+    opts = PretrainOptions(
+        data=str(unlabelled), out=tmp_path / "run", overrides=dict(TINY, **TINY_PREDICTOR),
+        epochs=1, batch_size=4, frames=8, crop_size=32, workers=0, clip_grad=clip_grad,
+        device="cpu",
+    )  # fmt: skip
+    summary = pretrain(opts)
+    records = [r for r in _metrics(tmp_path / "run") if "loss" in r]
+    assert len(records) == 2 and all(r["grad_norm"] > 0 for r in records)
+    if clip_grad is None:
+        assert not any("clipped" in r for r in records) and summary["clipped_steps"] == 0
+    else:  # a limit far below the gradient norm binds at every step
+        assert [r["clipped"] for r in records] == [1, 1] and summary["clipped_steps"] == 2
