@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 from vjepa2.cli import app
 from vjepa2.errors import UsageError, VJEPA2Error
 from vjepa2.train import pretrain as pretraining
+from vjepa2.video.synthetic import signature_frames
+from vjepa2.video.writer import encode_video
 
 runner = CliRunner()
 
@@ -119,3 +121,30 @@ def test_demo_refuses_a_missing_video_and_top_k_0(tmp_path):
     missing = run("demo", "--video", tmp_path / "missing.mp4")
     assert missing.exit_code == 2 and "missing.mp4" in _one_line(missing)
     assert run("demo", "--top-k", "0").exit_code == 2
+
+
+@pytest.fixture(scope="module")
+def demo_clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("clip") / "v.mp4"
+    return encode_video(path, signature_frames(16, 64, 64), fps=8)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["embed", "{video}", "-m", "demo", "-o", "{out}", "--batch-size", "0"],
+        ["embed", "{video}", "-m", "demo", "-o", "{out}", "--workers", "-1"],
+        ["embed", "{video}", "-m", "demo", "-o", "{out}", "--frames", "3"],
+        ["embed", "{video}", "-m", "demo", "-o", "{out}", "--frame-step", "0"],
+        ["embed", "{video}", "-m", "demo", "-o", "{out}", "--stride", "0"],
+        ["classify", "{video}", "-m", "demo", "--top-k", "0"],
+        ["classify", "{video}", "-m", "demo", "--top-k", "-1"],
+        ["classify", "{video}", "-m", "demo", "--views", "2"],
+        ["classify", "{video}", "-m", "demo", "--fps", "-1"],
+    ],
+)
+def test_nonsense_sampling_and_batching_options_are_refused(args, tmp_path, demo_clip):
+    out = tmp_path / "out"
+    result = runner.invoke(app, [a.format(video=demo_clip, out=out) for a in args])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and not out.exists()

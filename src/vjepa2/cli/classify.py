@@ -22,7 +22,7 @@ def classify(
         list[Path], typer.Argument(help="Video or image files and/or folders (recursive).")
     ],
     model: common.Model = ...,
-    top_k: Annotated[int, typer.Option(help="Labels to show per video.")] = 5,
+    top_k: common.TopK = 5,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per video.")] = False,
     frames: common.Frames = None,
     frame_step: common.FrameStep = None,
