@@ -39,9 +39,9 @@ from vjepa2.errors import UsageError
 from vjepa2.models import VJEPA2Model
 from vjepa2.models.encoder import VJEPA2Encoder
 from vjepa2.runtime import pick_device
+from vjepa2.train.frozen_fits import fit_attentive, fit_logistic, read_eval_clip
 from vjepa2.train.options import option
 from vjepa2.train.pretrain_monitor import effective_rank, feature_std
-from vjepa2.train.pretrain_probe import fit_attentive, fit_logistic, read_eval_clip
 from vjepa2.weights import load
 
 RANDOM_PREFIX = "random:"

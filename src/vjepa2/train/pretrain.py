@@ -433,7 +433,7 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
         if opts.keep_epochs:
             run.save(out / f"epoch-{state.epoch:04d}.pt")
         if opts.probe_data and state.epoch % opts.probe_every == 0:
-            monitor.probe(run.target, opts.probe_data, run.device, run.dtype, state.step)
+            monitor.evaluate(run.target, opts.probe_data, run.device, run.dtype, state.step)
 
     plan = LoopPlan(opts.epochs, run.order.steps_per_epoch, opts.checkpoint_every, last_step)
     run_epochs(state, plan, batches, train_batch, lambda: run.save(out / "latest.pt"), end_epoch)

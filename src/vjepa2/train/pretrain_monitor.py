@@ -26,8 +26,8 @@ from tqdm import tqdm
 from vjepa2.config import VJEPA2Config
 from vjepa2.data import read_labelled, split_examples
 from vjepa2.files import write_text_atomic
+from vjepa2.train.frozen_fits import encode_videos, fit_logistic, head_accuracy
 from vjepa2.train.pretrain_options import PretrainOptions
-from vjepa2.train.pretrain_probe import accuracy, encode_videos, fit_logistic
 from vjepa2.train.run_folder import summary_writer, truncate_jsonl
 
 log = logging.getLogger("vjepa2.pretrain")
@@ -135,7 +135,7 @@ class Monitor:
             tag = names.get(key, f"loss/{key.removeprefix('loss_')}")
             self.writer.add_scalar(tag, value, step)
 
-    def probe(
+    def evaluate(
         self,
         encoder: torch.nn.Module,
         labelled: str,
@@ -156,7 +156,7 @@ class Monitor:
         y_train = torch.tensor([e.label for e in train.examples])
         y_val = torch.tensor([e.label for e in val.examples])
         head = fit_logistic(x_train, y_train, len(train.id2label))
-        value = accuracy(head, x_val, y_val)
+        value = head_accuracy(head, x_val, y_val)
         record = {"step": step, "probe_accuracy": value}
         self.metrics.write(json.dumps(record) + "\n")
         self.metrics.flush()

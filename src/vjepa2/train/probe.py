@@ -93,7 +93,7 @@ def evaluate(
     return [torch.cat(out) if out else torch.empty(0) for out in outputs]
 
 
-def accuracy(probs: torch.Tensor, labels: torch.Tensor, k: int) -> float:
+def topk_accuracy(probs: torch.Tensor, labels: torch.Tensor, k: int) -> float:
     if not len(labels):
         return float("nan")
     top = probs.topk(min(k, probs.shape[1]), dim=1).indices
@@ -329,8 +329,8 @@ def train_epochs(run: ProbeRun, writer, checkpoint_path: Path, progress: bool) -
         probes.eval()
         val_probs = evaluate(probes, run.val_cache, settings.encode_batch_size, run.device)
         val_metrics = [
-            {"lr": lr, "weight_decay": wd, "top1": accuracy(p, val_labels, 1),
-             "top5": accuracy(p, val_labels, 5)}
+            {"lr": lr, "weight_decay": wd, "top1": topk_accuracy(p, val_labels, 1),
+             "top5": topk_accuracy(p, val_labels, 5)}
             for p, (lr, wd) in zip(val_probs, settings.head_grid, strict=True)
         ]  # fmt: skip
         best = max(val_metrics, key=lambda m: m["top1"])
@@ -368,8 +368,8 @@ def finish(
         "history": run.history,
         "best_probe": {"index": best_index, **final_val[best_index]},
         "test": {
-            "top1": accuracy(test_probs, test_labels, 1),
-            "top5": accuracy(test_probs, test_labels, 5),
+            "top1": topk_accuracy(test_probs, test_labels, 1),
+            "top5": topk_accuracy(test_probs, test_labels, 5),
         },
         "timing": run.timing,
     }  # fmt: skip

@@ -133,7 +133,7 @@ def _heads(dim: int, wanted: int) -> int:
 
 
 @torch.no_grad()
-def accuracy(head: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> float:
+def head_accuracy(head: nn.Module, inputs: torch.Tensor, labels: torch.Tensor) -> float:
     """Top-1 accuracy of ``head`` on ``inputs`` (batched to bound memory)."""
     head.eval()
     batches = zip(inputs.split(256), labels.split(256), strict=True)
