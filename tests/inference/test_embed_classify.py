@@ -290,3 +290,26 @@ def test_strided_windows_embedded_in_parts_equal_the_whole(folder, hf_model, tmp
     torch.testing.assert_close(saved["pooled"][:, 0], whole.pooled[:, 0], atol=1e-5, rtol=0)
     torch.testing.assert_close(saved["tokens"], whole.tokens, atol=1e-5, rtol=0)
     np.testing.assert_allclose(saved["starts"].numpy(), whole.starts)
+
+
+PEAK_RSS = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"  # KiB on Linux
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss is in KiB on Linux only")
+def test_strided_embedding_memory_does_not_grow_with_the_video(tmp_path):
+    """Peak resident memory of `embed --stride 2` on a 4x longer video stays within a small
+    margin: windows are read, embedded and dropped in parts (holding every window of the long
+    video at once would add ~140 MiB of pixels)."""
+    peaks = {}
+    for frames in (96, 384):
+        video = encode_video(tmp_path / f"v{frames}.mp4", signature_frames(frames, 64, 64), fps=30)
+        command = [sys.executable, "-m", "vjepa2", "embed", str(video), "-m", "demo", "-o",
+                   str(tmp_path / f"out{frames}"), "--stride", "2", "-q"]  # fmt: skip
+        result = subprocess.run([sys.executable, "-c", PEAK_RSS, *command], capture_output=True,
+                                text=True, check=True)  # fmt: skip
+        peaks[frames] = int(result.stdout.split()[-1]) / 1024  # MiB
+    assert peaks[384] - peaks[96] < 48, peaks

@@ -83,13 +83,18 @@ class VideoClips:
         return len(self.indices)
 
 
-def _whole(parts: list[Clips]) -> VideoClips:
+def _without_pixels(clips: Clips) -> VideoClips:
+    return VideoClips(clips.path, clips.indices, clips.starts, clips.ends, clips.pixels.shape[1],
+                      clips.info)  # fmt: skip
+
+
+def _whole(parts: list[VideoClips]) -> VideoClips:
     return VideoClips(
         parts[0].path,
         np.concatenate([p.indices for p in parts]),
         np.concatenate([p.starts for p in parts]),
         np.concatenate([p.ends for p in parts]),
-        parts[0].pixels.shape[1],
+        parts[0].views,
         parts[-1].info,
     )
 
@@ -104,14 +109,14 @@ def video_outputs(
     """`batched_outputs` with the parts of each video joined: ``(video, outputs)`` per video,
     outputs ``[S*V, ...]`` (``None`` with the first failure when any part could not be read).
     Only the outputs of one video are held, never its pixels."""
-    parts: list[Clips] = []
+    parts: list[VideoClips] = []  # what each part came from, its pixels dropped
     outputs: list[dict[str, torch.Tensor]] = []
     failure: UnreadableVideo | None = None
     for item, out in batched_outputs(items, forward, batch_size, device, dtype):
         if isinstance(item, UnreadableVideo):
             failure = failure or item
         else:
-            parts.append(item)
+            parts.append(_without_pixels(item))
             outputs.append(out)
         if item.part < item.parts - 1:
             continue
