@@ -187,6 +187,7 @@ def test_training_sources(motion_dir):
     assert len(training_videos(motion_dir / "train.csv")) == 8
 
 
+@pytest.mark.slow
 def test_short_run_learns_skips_bad_files_and_writes_an_original_checkpoint(
     motion_dir, tmp_path, caplog
 ):

@@ -147,6 +147,7 @@ def test_cached_and_uncached_train_the_same_probe(toy, tiny, tmp_path):
     assert "cache_train_seconds" in a["timing"] and "cache_train_seconds" not in b["timing"]
 
 
+@pytest.mark.slow
 def test_broken_videos_are_reported_and_skipped(toy, tiny, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(toy, data)
@@ -160,6 +161,7 @@ def test_broken_videos_are_reported_and_skipped(toy, tiny, tmp_path):
     assert m["failures"]["train"][0]["path"].endswith("000003.mp4")
 
 
+@pytest.mark.slow
 def test_paper_recipe_sweeps_and_picks_on_validation(toy, tiny, tmp_path):
     out = tmp_path / "paper"
     # The paper's probe keeps the original LayerNorm eps; saving it says transformers differs.
@@ -175,6 +177,7 @@ def test_paper_recipe_sweeps_and_picks_on_validation(toy, tiny, tmp_path):
     assert cache["shape"][1:3] == [3, 2 * 128]  # 3 views, 2 segments of 128 tokens
 
 
+@pytest.mark.slow
 def test_unfreezing_the_last_block(toy, tiny, tmp_path):
     out = tmp_path / "ft"
     # --unfreeze without --no-cache implies it and says so (the cache holds frozen features).

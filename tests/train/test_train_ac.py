@@ -236,6 +236,7 @@ def test_rerun_without_resume_is_refused(robot, world_model, tmp_path):
     assert changed.exit_code == 2 and "lr: 0.001 -> 0.002" in changed.output
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_equals_the_uninterrupted_run(robot, world_model, tmp_path):
     whole, killed = tmp_path / "whole", tmp_path / "killed"
     extra = ("--clips-per-episode", "2", "--checkpoint-every", "3")
@@ -274,6 +275,7 @@ def test_sigkill_then_resume_equals_the_uninterrupted_run(robot, world_model, tm
         assert torch.equal(final[key], value), key
 
 
+@pytest.mark.slow
 def test_torchrun_two_gloo_processes_match_one(robot, world_model, tmp_path):
     ddp, single = tmp_path / "ddp", tmp_path / "single"
     args = _args(robot, world_model, ddp, "--clips-per-episode", "2", "--max-steps", "3",

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from tests.world_model.conftest import random_world_model
 from vjepa2.cli import app
-from vjepa2.video.synthetic import encode_image
+from vjepa2.video.writer import encode_image
 from vjepa2.world_model import FrameTransform, WorldModel
 
 runner = CliRunner()
