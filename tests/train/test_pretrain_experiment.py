@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "motion_pretraining.sh"
 SMALLER = ["--set", "hidden_size=48", "--set", "num_attention_heads=3",
            "--set", "num_hidden_layers=2"]  # fmt: skip
@@ -26,6 +28,7 @@ def _run(out: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=900)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_script_runs_end_to_end_with_controls(tmp_path):
     out = tmp_path / "exp"
     result = _run(out)
