@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from vjepa2.data.lerobot import is_lerobot
 from vjepa2.data.trajectories import list_episodes
 from vjepa2.errors import UsageError
 from vjepa2.runtime import Distributed, autocast, init_distributed, parse_dtype
@@ -158,13 +159,14 @@ def prepare_data(
     stored = dtype if opts.cache_dtype == "auto" else parse_dtype(opts.cache_dtype)
     crop = wm.config.encoder.crop_size
     cache = Path(opts.out) / "cache" / ac_data.cache_key(wm, crop, dtype, stored)
+    read = ac_data.episode_reader(Path(opts.data), opts.camera, opts.state_key, opts.action_key)
     splits = {}
     for split, split_paths in paths.items():
         splits[split] = [
             CachedEpisode(episode, cache / split / f"{episode.name}.safetensors",
                           ac_data.clip_stride(episode.fps, opts.fps),
                           opts.actions == "states" or episode.actions_derived)
-            for episode in ac_data.read_episodes(split_paths, opts.actions)
+            for episode in ac_data.read_episodes(split_paths, opts.actions, read)
         ]  # fmt: skip
         check_dims(wm, splits[split])
     everything = splits["train"] + splits["val"]
@@ -181,8 +183,15 @@ def prepare_data(
 
 
 def dataset_paths(opts: TrainACOptions) -> dict[str, list[Path]]:
-    """The episodes of train/ (required, not empty) and val/ (optional)."""
+    """The episodes of train/ (required, not empty) and val/ (optional); of a LeRobot dataset,
+    its parquet files, the last ``--val-episodes`` the validation split."""
     root = Path(opts.data)
+    ac_data.refuse_lerobot_options(root, {
+        "--camera": opts.camera, "--state-key": opts.state_key, "--action-key": opts.action_key,
+        "--val-episodes": opts.val_episodes,
+    })  # fmt: skip
+    if is_lerobot(root):
+        return ac_data.lerobot_paths(root, opts.val_episodes)
     train = list_episodes(root, "train")
     if not train:
         raise UsageError(f"{root / 'train'} holds no episodes (NAME.mp4 + NAME.npz)")

@@ -31,7 +31,16 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from vjepa2.data.lerobot import (
+    ACTION_KEY,
+    STATE_KEY,
+    is_lerobot,
+    list_lerobot_episodes,
+    read_info,
+    read_lerobot_episode,
+)
 from vjepa2.data.trajectories import Episode, TrajectoryError, actions_from_states, read_episode
+from vjepa2.errors import UsageError
 from vjepa2.files import atomic_write
 from vjepa2.runtime import autocast
 from vjepa2.video import read_video
@@ -111,9 +120,47 @@ def clip_stride(episode_fps: float, target_fps: float) -> int:
     return max(1, math.ceil(round(episode_fps / target_fps, 6)))
 
 
-def read_episodes(paths: Sequence[Path], action_source: str) -> list[Episode]:
-    """Read every episode; ``action_source`` ``file`` requires actions in each file."""
-    episodes = [read_episode(path) for path in paths]
+def refuse_lerobot_options(root: Path, given: dict[str, object]) -> None:
+    """Refuse the options (flag -> value) that only a LeRobot dataset takes when ``root`` is a
+    folder of episodes."""
+    named = [flag for flag, value in given.items() if value is not None]
+    if named and not is_lerobot(root):
+        raise UsageError(f"{', '.join(named)}: only for a LeRobot dataset (meta/info.json); "
+                         f"{root} is a folder of episodes (validation: its val/)")  # fmt: skip
+
+
+def lerobot_paths(root: Path, val_episodes: int | None) -> dict[str, list[Path]]:
+    """The parquet files of a LeRobot dataset's episodes: the last ``val_episodes`` (by index)
+    are the validation split, the others the training split."""
+    info = read_info(root)
+    files = [info.data_file(index) for index in list_lerobot_episodes(root)]
+    cut = len(files) - (val_episodes or 0)
+    if cut < 1:
+        raise UsageError(f"--val-episodes {val_episodes}: {root} holds {len(files)} episodes, "
+                         "which leaves none to train on")  # fmt: skip
+    return {"train": files[:cut], "val": files[cut:]}
+
+
+def episode_reader(
+    root: Path, camera: str | None, state_key: str | None, action_key: str | None
+) -> Callable[[Path], Episode]:
+    """What reads one episode of the dataset at ``root``: `read_episode` for a folder of
+    episodes, or one reading the LeRobot episode of a parquet path with that camera and
+    columns."""
+    if not is_lerobot(root):
+        return read_episode
+    info = read_info(root)
+    index = {info.data_file(i): i for i in list_lerobot_episodes(root)}
+    state_key, action_key = state_key or STATE_KEY, action_key or ACTION_KEY
+    return lambda path: read_lerobot_episode(root, index[path], camera, state_key, action_key)
+
+
+def read_episodes(
+    paths: Sequence[Path], action_source: str, read: Callable[[Path], Episode] = read_episode
+) -> list[Episode]:
+    """Read every episode with ``read``; ``action_source`` ``file`` requires actions in each
+    file."""
+    episodes = [read(path) for path in paths]
     for episode in episodes:
         if action_source == "file" and episode.actions_derived:
             raise TrajectoryError(episode.frames_path.with_suffix(".npz"),

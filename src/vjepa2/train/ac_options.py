@@ -23,7 +23,8 @@ class TrainACOptions:
 
     data: str = option(
         help="Trajectory dataset: a folder with train/ (and val/) episodes, each NAME.mp4 + "
-        "NAME.npz (states [T, S], optional actions [T-1, A], fps); see docs/train-ac.md.",
+        "NAME.npz (states [T, S], optional actions [T-1, A], fps), or a local LeRobot dataset "
+        "(meta/info.json, data/*.parquet, videos/*.mp4); see docs/train-ac.md.",
         cli_type=Path, parse=_text, resume="free",
     )  # fmt: skip
     out: Path = option(  # noqa: RUF009 (option() is a dataclasses.field)
@@ -66,6 +67,20 @@ class TrainACOptions:
         "auto", "Where actions come from: auto (the file's, else derived from the states), "
         "file (required in every episode) or states (always derived, as the original).",
         choices=ACTION_SOURCES,
+    )  # fmt: skip
+    camera: str | None = option(
+        None, "LeRobot data: the camera whose video is encoded (its video key or last part, "
+        "e.g. top; unset: the first video feature of meta/info.json).",
+    )  # fmt: skip
+    state_key: str | None = option(
+        None, "LeRobot data: the parquet column of the states (unset: observation.state)."
+    )
+    action_key: str | None = option(
+        None, "LeRobot data: the parquet column of the actions (unset: action)."
+    )
+    val_episodes: int | None = option(
+        None, "LeRobot data: the last N episodes (by index) are the validation split (unset: "
+        "none).", min=1,
     )  # fmt: skip
     lr: float = option(4.25e-4, "Peak learning rate (the stable phase).", min=0)
     start_lr: float = option(7.5e-5, "Learning rate at step 0 (linear warmup from it).", min=0)
