@@ -27,13 +27,16 @@ def train_ac(options: TrainACOptions) -> None:
         --out runs/ac --epochs 30 --batch-size 16
     vjepa2 train-ac --data droid-like/ --model vjepa2-ac-vitg.pt --out runs/ac-ft --lr 1e-4
     vjepa2 train-ac --data robot2/ --model runs/ac/model --out runs/ac2
+    vjepa2 train-ac --data lerobot/my_robot --model runs/ac/model --out runs/ac3 --camera top
     torchrun --nproc_per_node 8 -m vjepa2 train-ac --data robot/ --model ... --out runs/big
     vjepa2 train-ac ... --resume          (same command, continues from latest.pt)
     vjepa2 train-ac ... --resume --epochs 60 --allow-change epochs
     ```
 
     DATA holds train/ (and optionally val/) episodes: NAME.mp4 + NAME.npz with states [T, S],
-    optional actions [T-1, A] and fps (docs/train-ac.md). Clips of --frames frames are taken
+    optional actions [T-1, A] and fps (docs/train-ac.md), or is a local LeRobot dataset
+    (meta/info.json; --camera, --state-key, --action-key, --val-episodes; needs pip install
+    'vjepa2[robot]'). Clips of --frames frames are taken
     at about --fps from a random start per epoch. Every frame is encoded once by the frozen
     encoder into OUT/cache/ (reused by later runs on the same encoder). The run folder holds
     latest.pt (predictor + optimiser + RNG states: exact --resume), model/ (the trained world

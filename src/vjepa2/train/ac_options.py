@@ -24,7 +24,7 @@ class TrainACOptions:
     data: str = option(
         help="Trajectory dataset: a folder with train/ (and val/) episodes, each NAME.mp4 + "
         "NAME.npz (states [T, S], optional actions [T-1, A], fps), or a local LeRobot dataset "
-        "(meta/info.json, data/*.parquet, videos/*.mp4); see docs/train-ac.md.",
+        "(meta/info.json, parquet files under data/, videos under videos/); see docs/train-ac.md.",
         cli_type=Path, parse=_text, resume="free",
     )  # fmt: skip
     out: Path = option(  # noqa: RUF009 (option() is a dataclasses.field)
