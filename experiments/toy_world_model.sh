@@ -10,10 +10,10 @@ set -euo pipefail
 
 WORK=${1:-runs/toy-world-model}
 EPISODES=${EPISODES:-20}        # planning episodes per policy
-MAX_STEPS=${MAX_STEPS:-30}      # closed-loop steps per episode
-SAMPLES=${SAMPLES:-100}         # CEM samples per iteration (the original: 400)
-ITERATIONS=${ITERATIONS:-5}     # CEM iterations (the original: 10)
-EPOCHS=${EPOCHS:-30}            # train-ac epochs
+MAX_STEPS=${MAX_STEPS:-20}      # closed-loop steps per episode
+SAMPLES=${SAMPLES:-64}          # CEM samples per iteration (the original: 400)
+ITERATIONS=${ITERATIONS:-3}     # CEM iterations (the original: 10)
+EPOCHS=${EPOCHS:-12}            # train-ac epochs
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$WORK"
 
@@ -31,28 +31,35 @@ JSON
 if [ ! -f "$WORK/ac/model/config.json" ]; then
     vjepa2 train-ac --data "$WORK/reach-data" --config "$WORK/ac.json" --encoder demo \
         --out "$WORK/ac" --overwrite --epochs "$EPOCHS" --batch-size 16 --clips-per-episode 4 \
-        --warmup 2 --decay 6 --lr 1e-3 --start-lr 1e-4 --val-every 5
+        --warmup 1 --decay 3 --lr 1e-3 --start-lr 1e-4 --val-every 4
 fi
 
-# (c) closed-loop planning on reach: the world model, random actions, the scripted oracle.
-for policy in model random oracle; do
-    if [ ! -f "$WORK/plan-eval-reach-$policy.json" ]; then
-        vjepa2 plan-eval --model "$WORK/ac/model" --task reach --policy "$policy" \
+# (c) closed-loop planning on reach: the world model, random actions, the scripted oracle;
+#     the two baselines on push as well (no push world model is trained here).
+evaluate() {  # TASK POLICY
+    local out="$WORK/plan-eval-$1-$2"
+    if [ ! -f "$out.json" ]; then
+        vjepa2 plan-eval --model "$WORK/ac/model" --task "$1" --policy "$2" \
             --episodes "$EPISODES" --max-steps "$MAX_STEPS" --seed 1000 \
             --samples "$SAMPLES" --iterations "$ITERATIONS" --top-k 10 \
-            --video "$WORK/plan-eval-reach-$policy.mp4" --json > "$WORK/plan-eval-reach-$policy.json"
+            --video "$out.gif" --json > "$out.json.part"
+        mv "$out.json.part" "$out.json"
     fi
-done
+}
+for policy in model random oracle; do evaluate reach "$policy"; done
+for policy in random oracle; do evaluate push "$policy"; done
 
 # (d) the table.
 python - "$WORK" <<'PY'
 import json, sys
 from pathlib import Path
 work = Path(sys.argv[1])
-print("| policy | task | episodes | success | final distance (m) | planning s/step |")
-print("|---|---|---|---|---|---|")
-for policy in ("model", "random", "oracle"):
-    r = json.loads((work / f"plan-eval-reach-{policy}.json").read_text())
-    print(f"| {policy} | {r['task']} | {r['episodes']} | {100 * r['success_rate']:.0f} % | "
-          f"{r['mean_final_distance']:.3f} | {r['seconds_per_step']:.3f} |")
+print("| task | policy | episodes | success | final distance (m) | s / step | steps to success |")
+print("|---|---|---|---|---|---|---|")
+for path in sorted(work.glob("plan-eval-*.json")):
+    r = json.loads(path.read_text())
+    steps = r["mean_steps_to_success"]
+    steps = "-" if steps is None else f"{steps:.1f}"
+    print(f"| {r['task']} | {r['policy']} | {r['episodes']} | {100 * r['success_rate']:.0f} % | "
+          f"{r['mean_final_distance']:.3f} | {r['seconds_per_step']:.3f} | {steps} |")
 PY
