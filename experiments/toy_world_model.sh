@@ -13,7 +13,6 @@ EPISODES=${EPISODES:-20}        # planning episodes per policy
 MAX_STEPS=${MAX_STEPS:-20}      # closed-loop steps per episode
 SAMPLES=${SAMPLES:-64}          # CEM samples per iteration (the original: 400)
 ITERATIONS=${ITERATIONS:-3}     # CEM iterations (the original: 10)
-EPOCHS=${EPOCHS:-12}            # train-ac epochs
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$WORK"
 
@@ -28,18 +27,28 @@ cat > "$WORK/ac.json" <<'JSON'
  "predictor": {"hidden_size": 96, "num_hidden_layers": 4, "num_attention_heads": 4,
                "action_dim": 7}}
 JSON
-if [ ! -f "$WORK/ac/model/config.json" ]; then
+train() {  # OUT EPOCHS [extra train-ac options]
+    local out=$1 epochs=$2
+    shift 2
     vjepa2 train-ac --data "$WORK/reach-data" --config "$WORK/ac.json" --encoder demo \
-        --out "$WORK/ac" --overwrite --epochs "$EPOCHS" --batch-size 16 --clips-per-episode 4 \
-        --warmup 1 --decay 3 --lr 1e-3 --start-lr 1e-4 --val-every 4
+        --out "$out" --epochs "$epochs" --batch-size 16 --clips-per-episode 4 \
+        --warmup 1 --decay 3 --lr 1e-3 --start-lr 1e-4 --val-every 4 "$@"
+}
+[ -f "$WORK/ac/model/config.json" ] || train "$WORK/ac" 12 --overwrite
+# ... and the same run continued to 30 epochs (exact resume; the schedule's decay moves to the
+# last 3 of the 30 epochs, so the learning rate goes back up at epoch 13).
+if [ ! -f "$WORK/ac30/model/config.json" ]; then
+    rm -rf "$WORK/ac30" && cp -r "$WORK/ac" "$WORK/ac30"
+    train "$WORK/ac30" 30 --resume --allow-change epochs
 fi
 
 # (c) closed-loop planning on reach: the world model, random actions, the scripted oracle;
 #     the two baselines on push as well (no push world model is trained here).
-evaluate() {  # TASK POLICY
-    local out="$WORK/plan-eval-$1-$2"
+evaluate() {  # TASK POLICY [RUN]
+    local run=${3:-ac}
+    local out="$WORK/plan-eval-$1-$2${3:+-$3}"
     if [ ! -f "$out.json" ]; then
-        vjepa2 plan-eval --model "$WORK/ac/model" --task "$1" --policy "$2" \
+        vjepa2 plan-eval --model "$WORK/$run/model" --task "$1" --policy "$2" \
             --episodes "$EPISODES" --max-steps "$MAX_STEPS" --seed 1000 \
             --samples "$SAMPLES" --iterations "$ITERATIONS" --top-k 10 \
             --video "$out.gif" --json > "$out.json.part"
@@ -47,6 +56,7 @@ evaluate() {  # TASK POLICY
     fi
 }
 for policy in model random oracle; do evaluate reach "$policy"; done
+evaluate reach model ac30
 for policy in random oracle; do evaluate push "$policy"; done
 
 # (d) the table.
@@ -60,6 +70,25 @@ for path in sorted(work.glob("plan-eval-*.json")):
     r = json.loads(path.read_text())
     steps = r["mean_steps_to_success"]
     steps = "-" if steps is None else f"{steps:.1f}"
-    print(f"| {r['task']} | {r['policy']} | {r['episodes']} | {100 * r['success_rate']:.0f} % | "
+    name = path.stem.removeprefix("plan-eval-").split("-", 2)
+    policy = r["policy"] + (f" ({name[2]})" if len(name) > 2 else "")
+    print(f"| {r['task']} | {policy} | {r['episodes']} | {100 * r['success_rate']:.0f} % | "
           f"{r['mean_final_distance']:.3f} | {r['seconds_per_step']:.3f} | {steps} |")
+PY
+
+# (e) how good the predictors are: validation teacher-forcing L1 against copying the last frame.
+python - "$WORK" <<'PY'
+import json, sys
+from pathlib import Path
+import torch
+from safetensors.torch import load_file
+work = Path(sys.argv[1])
+cached = sorted((work / "ac" / "cache").glob("*/val/*.safetensors"))
+copy = torch.stack([(h[1:] - h[:-1]).abs().mean() for h in (load_file(f)["h"] for f in cached)])
+print(f"copy-the-last-frame L1 on the validation encodings: {copy.mean():.4f}")
+for run in ("ac", "ac30"):
+    lines = (work / run / "metrics.jsonl").read_text().splitlines()
+    val = [json.loads(line) for line in lines if "val_tf" in line][-1]
+    print(f"{run}: epoch {val['epoch']}, validation teacher forcing {val['val_tf']:.4f}, "
+          f"rollout {val['val_rollout']:.4f}")
 PY
