@@ -1,7 +1,8 @@
 """PCA feature pictures: the first three principal components of the patch tokens as RGB.
 
 The encoder's tokens of every clip of a video are pooled into one matrix, its first three
-principal components (`torch.pca_lowrank`) are min-max scaled to [0, 1] per component, and
+principal components (eigenvectors of the tokens' ``[D, D]`` scatter matrix, exact and
+cheap for any number of tokens; each signed so its largest loading is positive) are min-max scaled to [0, 1] per component, and
 each token's three values colour its tubelet (tubelet frames x patch pixels, upsampled
 bilinearly to the crop size). The result is shown beside the input frames the model saw.
 """
@@ -24,11 +25,13 @@ COMPONENTS = 3
 def pca_colours(tokens: torch.Tensor) -> torch.Tensor:
     """Tokens ``[N, D]`` -> their first three principal components, each min-max scaled to
     [0, 1], ``[N, 3]`` (zeros for components a tiny input lacks or that are constant)."""
-    x = tokens.float()
+    x = tokens.double()
     x = x - x.mean(dim=0, keepdim=True)
     q = min(COMPONENTS, *x.shape)
-    _, _, basis = torch.pca_lowrank(x, q=q, center=False, niter=4)
-    projected = x @ basis[:, :q]
+    _, vectors = torch.linalg.eigh(x.T @ x)  # ascending eigenvalues of the [D, D] scatter
+    basis = vectors[:, -q:].flip(1)
+    signs = torch.sign(basis.gather(0, basis.abs().argmax(0, keepdim=True)))
+    projected = (x @ (basis * signs)).float()
     low, high = projected.amin(dim=0), projected.amax(dim=0)
     scaled = (projected - low) / (high - low).clamp_min(1e-12)
     return F.pad(scaled, (0, COMPONENTS - q))
