@@ -1,10 +1,10 @@
 """PCA feature pictures: the first three principal components of the patch tokens as RGB.
 
-The encoder's tokens of every clip of a video are pooled into one matrix, its first three
-principal components (eigenvectors of the tokens' ``[D, D]`` scatter matrix, exact and
-cheap for any number of tokens; each signed so its largest loading is positive) are min-max scaled to [0, 1] per component, and
-each token's three values colour its tubelet (tubelet frames x patch pixels, upsampled
-bilinearly to the crop size). The result is shown beside the input frames the model saw.
+The encoder's tokens of every clip of a video are pooled into one matrix; its first three
+principal components (eigenvectors of the tokens' ``[D, D]`` scatter matrix: exact and cheap
+for any number of tokens; each signed so its largest loading is positive) are min-max scaled
+to [0, 1] per component, and each token's three values colour its tubelet (tubelet frames x
+patch pixels, upsampled bilinearly to the crop size), beside the input frames the model saw.
 """
 
 from __future__ import annotations

@@ -95,9 +95,7 @@ def window_scores(
     tokens = encoder(clips).float()
     targets = F.layer_norm(tokens, tokens.shape[-1:], eps=TARGET_LAYER_NORM_EPS)
     context = encoder(clips, masks=context_idx)
-    predicted = predictor(
-        context, context_idx, target_idx, mask_index=mask_index, grid_hw=grid[1:]
-    )
+    predicted = predictor(context, context_idx, target_idx, mask_index=mask_index, grid_hw=grid[1:])
     wanted = gather_tokens(targets, target_idx)
     return (predicted.float() - wanted).abs().mean(dim=(1, 2))
 
