@@ -1,6 +1,7 @@
 """Validate `vjepa2 surprise` on the toy robot world: does the score peak where the world breaks?
 
-For each seed, one push-task episode driven by the exploration policy is rendered three ways:
+For each seed, one push-task episode (``--policy``: the exploration policy, or the scripted
+oracle pushing the object to its goal) is rendered three ways:
 normal; the object teleports (jumps 0.12-0.2 m) at a random frame in the middle; the object
 vanishes at that frame. Each video is scored by `vjepa2.inference.surprise.surprise_windows`
 (the same path as the CLI: an MP4 decoded window batch by window batch). Reported:
@@ -26,7 +27,7 @@ import torch
 import vjepa2
 from vjepa2.data.clip_pipeline import ClipSpec
 from vjepa2.inference.surprise import draw_curve, surprise_windows, write_csv
-from vjepa2.sim import ExplorationPolicy, RobotWorld
+from vjepa2.sim import ExplorationPolicy, RobotWorld, oracle_action
 from vjepa2.video.writer import encode_video
 
 FPS = 4.0
@@ -34,13 +35,17 @@ EVENTS = ("teleport", "vanish")
 FAR_AWAY = np.array([10.0, 10.0])  # off the table: not drawn
 
 
-def episode(seed: int, frames: int, event: str | None, event_frame: int) -> np.ndarray:
-    """uint8 [frames, 64, 64, 3] of one exploration episode, with ``event`` from
-    ``event_frame`` on (the object drawn elsewhere or not at all)."""
+def episode(
+    seed: int, frames: int, event: str | None, event_frame: int, policy_name: str = "explore"
+) -> np.ndarray:
+    """uint8 [frames, 64, 64, 3] of one episode (the exploration policy or the scripted oracle
+    pushing the object to its goal), with ``event`` from ``event_frame`` on (the object drawn
+    elsewhere or not at all)."""
     env = RobotWorld(task="push", size=64)
     env.reset(seed=seed)
     rng = np.random.default_rng(seed + 10_000)
-    policy = ExplorationPolicy(env, rng)
+    explore = ExplorationPolicy(env, rng)
+    policy = explore if policy_name == "explore" else (lambda: oracle_action(env))
     angle = rng.uniform(0, 2 * np.pi)
     jump = rng.uniform(0.12, 0.2) * np.array([np.cos(angle), np.sin(angle)])
     limit = env.config.object_limit
@@ -81,12 +86,12 @@ def run(args: argparse.Namespace) -> dict:
             event_frame = int(
                 np.random.default_rng(seed).integers(args.frames // 2 - 4, args.frames // 2 + 5)
             )
-            normal = score(episode(seed, args.frames, None, 0), model, spec, args.context,
-                           Path(tmp))  # fmt: skip
+            normal = score(episode(seed, args.frames, None, 0, args.policy), model, spec,
+                           args.context, Path(tmp))  # fmt: skip
             normal_scores += [w.score for w in normal]
             normal_peaks.append(max(w.score for w in normal))
             for name in EVENTS:
-                video = episode(seed, args.frames, name, event_frame)
+                video = episode(seed, args.frames, name, event_frame, args.policy)
                 windows = score(video, model, spec, args.context, Path(tmp))
                 events[name]["hits"] += is_hit(windows, event_frame, args.context, args.future)
                 events[name]["peaks"].append(max(w.score for w in windows))
@@ -98,8 +103,9 @@ def run(args: argparse.Namespace) -> dict:
 def summarise(args, normal_scores, normal_peaks, events, example) -> dict:
     threshold = float(np.percentile(normal_scores, 95))
     strict = float(np.percentile(normal_peaks, 95))
-    result = {"model": args.model, "clips": args.clips, "frames": args.frames,
-              "context": args.context, "future": args.future, "stride": args.stride,
+    result = {"model": args.model, "policy": args.policy, "clips": args.clips,
+              "frames": args.frames, "context": args.context, "future": args.future,
+              "stride": args.stride,
               "normal_p95_window": threshold, "normal_p95_peak": strict}  # fmt: skip
     for name, found in events.items():
         peaks = np.array(found["peaks"])
@@ -126,6 +132,7 @@ def main() -> None:
     parser.add_argument("--context", type=int, default=8)
     parser.add_argument("--future", type=int, default=8)
     parser.add_argument("--stride", type=int, default=4)
+    parser.add_argument("--policy", choices=("explore", "oracle"), default="explore")
     parser.add_argument("--out", type=Path, default=None)
     torch.manual_seed(0)
     print(json.dumps(run(parser.parse_args()), indent=2))
