@@ -1,4 +1,4 @@
-"""``vjepa2 visualize pca``: PCA feature videos from tiny random models on generated videos."""
+"""``vjepa2 visualize``: PCA feature videos and probe attention maps from tiny random models."""
 
 import pytest
 import torch
@@ -8,6 +8,8 @@ import vjepa2
 from tests.weights.test_loading import random_model
 from vjepa2.cli import app
 from vjepa2.data.clip_pipeline import ClipSpec
+from vjepa2.errors import UsageError
+from vjepa2.inference.attention import HEAT, attention_video, heat_colours, probe_attention
 from vjepa2.inference.pca import pca_colours, pca_video, unnormalise
 from vjepa2.video import read_image, read_video
 from vjepa2.video.synthetic import signature_frames
@@ -99,3 +101,52 @@ def test_cli_missing_video_is_exit_2(tmp_path):
 def test_cli_help_has_examples():
     result = runner.invoke(app, ["visualize", "pca", "--help"])
     assert result.exit_code == 0 and "Examples" in result.output
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    torch.manual_seed(0)
+    return random_model(classifier=True)
+
+
+def test_probe_attention_is_the_weights_the_pooler_applies(classifier):
+    head = classifier.head
+    tokens = torch.randn(2, 32, classifier.config.hidden_size)
+    weights = probe_attention(head, tokens)  # [B, heads, Q, N]
+    assert torch.allclose(weights.sum(-1), torch.ones(weights.shape[:-1]), atol=1e-6)
+    # Attending to the values with these weights gives the pooler's cross-attention output.
+    x = tokens
+    for block in head.pooler.blocks:
+        x = block(x)
+    cross = head.pooler.cross_attention_block
+    b, n, d = x.shape
+    values = cross.xattn.kv(cross.norm1(x))[..., d:].view(b, n, weights.size(1), -1)
+    mixed = (weights @ values.transpose(1, 2)).transpose(1, 2).reshape(b, -1, d)
+    queries = head.pooler.query_tokens.expand(b, -1, -1)
+    with torch.no_grad():
+        expected = cross.xattn(queries, cross.norm1(x))
+    assert torch.allclose(mixed, expected, atol=1e-5)
+
+
+def test_heat_colours_ramp():
+    colours = heat_colours(torch.tensor([[0.0, 0.5, 1.0]]))
+    assert torch.allclose(colours[0], HEAT, atol=1e-6)
+
+
+def test_attention_video_needs_a_classifier(videos, model):
+    with pytest.raises(UsageError, match="classifier"):
+        attention_video(videos["signature"], model, SPEC)
+
+
+def test_cli_attention_writes_video_and_labels(videos, classifier, tmp_path):
+    model_dir = tmp_path / "classifier"
+    vjepa2.save(classifier, model_dir)
+    out = tmp_path / "attn.mp4"
+    result = runner.invoke(app, ["visualize", "attention", str(videos["noise"]), "-m",
+                                 str(model_dir), "-o", str(out), "--device", "cpu"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    labels = result.output.splitlines()[0].removeprefix("predicted per clip: ").split(", ")
+    assert len(labels) == 3 and set(labels) <= {"left", "right", "up"}
+    frames, _ = read_video(out)
+    assert frames.shape == (12, SIZE, 2 * SIZE, 3)
+    assert runner.invoke(app, ["visualize", "attention", "--help"]).output.count("Examples") == 1
