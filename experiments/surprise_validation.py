@@ -118,7 +118,7 @@ def summarise(args, normal_scores, normal_peaks, events, example) -> dict:
         args.out.mkdir(parents=True, exist_ok=True)
         name, event_frame, windows = example
         write_csv(windows, args.out / f"example-{name}.csv")
-        draw_curve(windows, args.out / f"example-{name}.png",
+        draw_curve(windows, args.out / f"example-{name}.png", events=[event_frame / FPS],
                    title=f"{name} at {event_frame / FPS:.2f} s (frame {event_frame})")  # fmt: skip
         (args.out / "summary.json").write_text(json.dumps(result, indent=2))
     return result

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,10 +150,14 @@ def require_matplotlib() -> None:
 
 
 def draw_curve(
-    windows: list[SurpriseWindow], path: str | os.PathLike, title: str | None = None
+    windows: list[SurpriseWindow],
+    path: str | os.PathLike,
+    title: str | None = None,
+    events: Sequence[float] = (),
 ) -> Path:
     """Write the surprise curve as a PNG: each window's score at its end (the end of the
-    predicted part), the peak marked with a red cross. Needs matplotlib (``[train]``)."""
+    predicted part), the peak marked with a red cross, ``events`` (seconds) as dashed lines.
+    Needs matplotlib (``[train]``)."""
     require_matplotlib()
     from matplotlib.figure import Figure
 
@@ -164,6 +168,8 @@ def draw_curve(
     ax.plot(times, scores, marker="o", markersize=3, linewidth=1.2)
     peak = max(range(len(scores)), key=scores.__getitem__)
     ax.plot([times[peak]], [scores[peak]], marker="x", color="red", markersize=10, mew=2)
+    for event in events:
+        ax.axvline(event, color="grey", linestyle="--", linewidth=1)
     ax.set_xlabel("window end (s)")
     ax.set_ylabel("surprise (L1)")
     ax.set_title(title or "surprise per window")
