@@ -32,7 +32,7 @@ import torch.utils.checkpoint
 from torch import nn
 
 from vjepa2.config import CONFIG_NAME, VJEPA2Config
-from vjepa2.models.blocks import Attention, Block, init_weights
+from vjepa2.models.blocks import Block, init_weights
 from vjepa2.models.encoder import VJEPA2Encoder, compute_dtype
 from vjepa2.models.rope import RopeTables, _axis_angles, grid_positions, rope_axis_dim
 
@@ -201,46 +201,6 @@ def ac_rope_tables(
     return RopeTables(angles.cos()[None, None], (angles.sin() * sign)[None, None])
 
 
-class MaskedAttention(Attention):
-    """:class:`Attention` that also takes a bool ``attn_mask`` (True = may attend)."""
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        rope: RopeTables | None = None,
-        attn_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """``x``: [B, L, D], ``attn_mask``: broadcastable to [B, heads, L, L] -> [B, L, D]."""
-        b, n, d = x.shape
-        qkv = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        if rope is None:
-            q, k = qkv[0], qkv[1]
-        else:
-            q, k = rope.apply(qkv[:2]).unbind(0)
-        v = qkv[2].contiguous()
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-        return self.proj(out.transpose(1, 2).reshape(b, n, d))
-
-
-class ACBlock(Block):
-    """A pre-norm :class:`Block` whose attention takes the block-causal mask."""
-
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, qkv_bias: bool, eps: float):
-        super().__init__(dim, num_heads, mlp_ratio, qkv_bias, eps)
-        self.attn = MaskedAttention(dim, num_heads, qkv_bias)
-
-    def forward(
-        self,
-        x: torch.Tensor,
-        rope: RopeTables | None = None,
-        attn_mask: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        x = x + self.attn(self.norm1(x), rope, attn_mask)
-        if torch.is_grad_enabled():
-            return x + self.mlp(self.norm2(x))
-        return self.mlp.add_into_(x, self.norm2)
-
-
 class ACPredictor(nn.Module):
     """The action-conditioned predictor (``vit_ac_predictor`` of the original).
 
@@ -259,8 +219,8 @@ class ACPredictor(nn.Module):
         self.state_encoder = nn.Linear(config.state_dim, dim)
         self.extrinsics_encoder = nn.Linear(config.extrinsics_dim, dim)
         self.predictor_blocks = nn.ModuleList(
-            ACBlock(dim, config.num_attention_heads, config.mlp_ratio, config.qkv_bias,
-                    config.layer_norm_eps)
+            Block(dim, config.num_attention_heads, config.mlp_ratio, config.qkv_bias,
+                  config.layer_norm_eps)
             for _ in range(config.num_hidden_layers)
         )  # fmt: skip
         self.predictor_norm = nn.LayerNorm(dim, eps=config.layer_norm_eps)
