@@ -22,21 +22,26 @@ visualize_app = typer.Typer(
 )
 app.add_typer(visualize_app, name="visualize")
 
+# The options both pictures take.
+Video = Annotated[Path, typer.Argument(help="The video to picture.")]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Output video (.mp4).")]
+Png = Annotated[Path | None, typer.Option(help="Also write one frame (the middle one) as a PNG.")]
+MaxClips = Annotated[
+    int, typer.Option(help="Consecutive clips pictured from the start of the video.", min=1)
+]
+OutputFps = Annotated[float, typer.Option(help="Frame rate of the output video.", min=0.1)]
+
 
 @visualize_app.command(no_args_is_help=True)
 def pca(
-    video: Annotated[Path, typer.Argument(help="The video to picture.")],
+    video: Video,
     model: common.Model = ...,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output video (.mp4).")] = ...,
-    png: Annotated[
-        Path | None, typer.Option(help="Also write one frame (the middle one) as a PNG.")
-    ] = None,
+    out: Out = ...,
+    png: Png = None,
     frames: common.Frames = None,
     frame_step: common.FrameStep = None,
-    max_clips: Annotated[
-        int, typer.Option(help="Consecutive clips pictured from the start of the video.")
-    ] = 32,
-    fps: Annotated[float, typer.Option(help="Frame rate of the output video.")] = 8.0,
+    max_clips: MaxClips = 32,
+    fps: OutputFps = 8.0,
     device: common.Device = "auto",
     checkpoint_key: common.CheckpointKey = "encoder",
 ) -> None:
@@ -83,18 +88,14 @@ def _write(pictures, out: Path, png: Path | None, fps: float) -> None:
 
 @visualize_app.command(no_args_is_help=True)
 def attention(
-    video: Annotated[Path, typer.Argument(help="The video to picture.")],
+    video: Video,
     model: common.Model = ...,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output video (.mp4).")] = ...,
-    png: Annotated[
-        Path | None, typer.Option(help="Also write one frame (the middle one) as a PNG.")
-    ] = None,
+    out: Out = ...,
+    png: Png = None,
     frames: common.Frames = None,
     frame_step: common.FrameStep = None,
-    max_clips: Annotated[
-        int, typer.Option(help="Consecutive clips pictured from the start of the video.")
-    ] = 32,
-    fps: Annotated[float, typer.Option(help="Frame rate of the output video.")] = 8.0,
+    max_clips: MaxClips = 32,
+    fps: OutputFps = 8.0,
     device: common.Device = "auto",
     checkpoint_key: common.CheckpointKey = "encoder",
 ) -> None:
