@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from vjepa2.errors import UsageError
+from vjepa2.files import write_text_atomic
 
 CONFIG_NAME = "config.json"
 
@@ -246,10 +247,14 @@ class VJEPA2Config:
 
     def save(self, directory: str | Path) -> Path:
         """Write ``config.json`` into ``directory`` and return its path."""
-        path = Path(directory) / CONFIG_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        return path
+        return write_config_json(self.to_dict(), directory)
+
+
+def write_config_json(data: dict[str, Any], directory: str | Path) -> Path:
+    """Write ``data`` as ``directory/config.json`` (atomically) and return its path."""
+    path = Path(directory) / CONFIG_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def read_config_json(path: str | Path) -> dict[str, Any]:

@@ -21,7 +21,6 @@ identity), so the blocks run one fused attention over all tokens.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint
 from torch import nn
 
-from vjepa2.config import CONFIG_NAME, VJEPA2Config
+from vjepa2.config import VJEPA2Config, read_config_json, write_config_json
 from vjepa2.models.blocks import Block, init_weights
 from vjepa2.models.encoder import VJEPA2Encoder, compute_dtype
 from vjepa2.models.rope import RopeTables, _axis_angles, grid_positions, rope_axis_dim
@@ -150,19 +149,11 @@ class VJEPA2ACConfig:
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> VJEPA2ACConfig:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"cannot read config {path}: {err}") from err
-        return cls.from_dict(data)
+        return cls.from_dict(read_config_json(path))
 
     def save(self, directory: str | Path) -> Path:
         """Write ``config.json`` into ``directory`` and return its path."""
-        path = Path(directory) / CONFIG_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        return path
+        return write_config_json(self.to_dict(), directory)
 
 
 def block_causal_mask(steps: int, tokens_per_step: int, device: torch.device) -> torch.Tensor:

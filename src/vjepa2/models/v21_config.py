@@ -10,13 +10,13 @@ as ``config.json``; transformers has no V-JEPA 2.1 yet, so nothing here is trans
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vjepa2.config import read_config_json, write_config_json
+
 MODEL_TYPE = "vjepa2_1"
-CONFIG_NAME = "config.json"
 
 # Blocks whose outputs the hierarchical norms take, by encoder depth (Meta's table; 48 is uneven).
 HIERARCHICAL_LAYERS = {
@@ -181,19 +181,11 @@ class VJEPA21Config:
 
     @classmethod
     def from_json_file(cls, path: str | Path) -> VJEPA21Config:
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"cannot read config {path}: {err}") from err
-        return cls.from_dict(data)
+        return cls.from_dict(read_config_json(path))
 
     def save(self, directory: str | Path) -> Path:
         """Write ``config.json`` into ``directory`` and return its path."""
-        path = Path(directory) / CONFIG_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        return path
+        return write_config_json(self.to_dict(), directory)
 
 
 @dataclass(frozen=True)

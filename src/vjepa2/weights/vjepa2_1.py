@@ -33,6 +33,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from vjepa2.config import CONFIG_NAME
 from vjepa2.files import atomic_write, share_like_new_files
 from vjepa2.models.vjepa2_1 import MODEL_TYPE, VJEPA21Config, VJEPA21Model, preset_for_file
 from vjepa2.weights.families import OwnFormat, register_own_format
@@ -40,7 +41,6 @@ from vjepa2.weights.keymaps import StateDict, strip_wrappers
 from vjepa2.weights.original import read_checkpoint
 from vjepa2.weights.strict import CheckpointError, load_strict
 
-CONFIG_NAME = "config.json"
 SAFETENSORS_NAME = "model.safetensors"
 ORIGINAL_PREFIX = "module.backbone."
 ENCODER_KEYS = ("target_encoder", "ema_encoder", "encoder")
