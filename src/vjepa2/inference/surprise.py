@@ -20,15 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vjepa2.data.clip_pipeline import ClipSpec, count_clips, read_clips
 from vjepa2.errors import UsageError
-from vjepa2.models.encoder import VJEPA2Encoder, gather_tokens
+from vjepa2.models.encoder import VJEPA2Encoder, gather_tokens, target_features
 from vjepa2.models.predictor import VJEPA2Predictor
 
-TARGET_LAYER_NORM_EPS = 1e-5
 """The pretraining targets' layer-norm epsilon (`vjepa2.train.pretrain`)."""
 CSV_COLUMNS = ("start_s", "end_s", "score")
 
@@ -92,8 +90,7 @@ def window_scores(
     grid = encoder.token_grid(clips.shape)
     context_steps = context_frames // encoder.config.tubelet_size
     context_idx, target_idx = future_indices(grid, context_steps, clips.size(0), clips.device)
-    tokens = encoder(clips).float()
-    targets = F.layer_norm(tokens, tokens.shape[-1:], eps=TARGET_LAYER_NORM_EPS)
+    targets = target_features(encoder, clips)
     context = encoder(clips, masks=context_idx)
     predicted = predictor(context, context_idx, target_idx, mask_index=mask_index, grid_hw=grid[1:])
     wanted = gather_tokens(targets, target_idx)

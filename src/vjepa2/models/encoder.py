@@ -43,6 +43,32 @@ def gather_tokens(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     return torch.gather(x, 1, idx.unsqueeze(-1).expand(-1, -1, x.size(-1)))
 
 
+TARGET_LAYER_NORM_EPS = 1e-5
+
+
+@torch.no_grad()
+def target_features(encoder: nn.Module, clips: torch.Tensor) -> torch.Tensor:
+    """The JEPA regression targets: an encoder's tokens of the whole clip, layer-normalised
+    without affine parameters (float32). ``[B, T, C, H, W]`` -> ``[B, N, D]``."""
+    tokens = encoder(clips)
+    return torch.nn.functional.layer_norm(
+        tokens.float(), tokens.shape[-1:], eps=TARGET_LAYER_NORM_EPS
+    )
+
+
+def keep_tokens(x: torch.Tensor, masks: IndexList | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The tokens ``x`` [B, N, D] that ``masks`` keep, and their flat positions for RoPE:
+    all of them (``[N]``) without masks, else ``[M*B, K, D]`` and ``[M*B, K]``."""
+    if masks is None:
+        return x, torch.arange(x.size(1), device=x.device)
+    idx = cat_indices(masks).to(x.device)
+    if idx.dim() != 2 or idx.size(0) % x.size(0):
+        raise ValueError(
+            f"masks must be [B, K] index tensors with B = {x.size(0)}, got {tuple(idx.shape)}"
+        )
+    return gather_tokens(x.repeat(idx.size(0) // x.size(0), 1, 1), idx), idx
+
+
 def cat_indices(masks: IndexList) -> torch.Tensor:
     """One index tensor [B, K] or a list of them -> [M*B, K] (stacked along the batch)."""
     if isinstance(masks, torch.Tensor):
@@ -120,16 +146,7 @@ class VJEPA2Encoder(nn.Module):
             ``[B, N, D]`` (``[M*B, K, D]`` with masks), or a list of those for ``out_layers``.
         """
         x, (_, hp, wp) = self.embed(video)
-        if masks is None:
-            idx = torch.arange(x.size(1), device=x.device)
-        else:
-            idx = cat_indices(masks).to(x.device)
-            if idx.dim() != 2 or idx.size(0) % x.size(0):
-                raise ValueError(
-                    f"masks must be [B, K] index tensors with B = {x.size(0)}, "
-                    f"got {tuple(idx.shape)}"
-                )
-            x = gather_tokens(x.repeat(idx.size(0) // x.size(0), 1, 1), idx)
+        x, idx = keep_tokens(x, masks)
         rope = RopeTables.build(idx, (hp, wp), self.head_dim, compute_dtype(x))
         wanted = {i % len(self.blocks) for i in out_layers or ()}
         outs: dict[int, torch.Tensor] = {}

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from vjepa2.models.blocks import Block, apply_block
-from vjepa2.models.encoder import IndexList, PatchEmbed3D, cat_indices, compute_dtype, gather_tokens
+from vjepa2.models.encoder import IndexList, PatchEmbed3D, compute_dtype, keep_tokens
 from vjepa2.models.rope import RopeTables
 from vjepa2.models.v21_config import VJEPA21Config
 from vjepa2.models.v21_rope import interleaved_rope
@@ -131,16 +131,7 @@ class VJEPA21Encoder(nn.Module):
             if not levels:
                 return []
         x, (_, hp, wp) = self.embed(pixels)
-        if masks is None:
-            idx = torch.arange(x.size(1), device=x.device)
-        else:
-            idx = cat_indices(masks).to(x.device)
-            if idx.dim() != 2 or idx.size(0) % x.size(0):
-                raise ValueError(
-                    f"masks must be [B, K] index tensors with B = {x.size(0)}, got "
-                    f"{tuple(idx.shape)}"
-                )
-            x = gather_tokens(x.repeat(idx.size(0) // x.size(0), 1, 1), idx)
+        x, idx = keep_tokens(x, masks)
         rope = self.rope(idx, (hp, wp), x)
         wanted = {self.config.hierarchical_layers[k]: k for k in levels}
         outs: dict[int, torch.Tensor] = {}

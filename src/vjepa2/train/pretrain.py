@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from vjepa2 import presets
@@ -40,7 +39,7 @@ from vjepa2.config import VJEPA2Config
 from vjepa2.data.pretrain_clips import ClipOrder, TrainingClips, iterate_batches, training_videos
 from vjepa2.errors import UsageError
 from vjepa2.models import VJEPA2Model
-from vjepa2.models.encoder import VJEPA2Encoder, gather_tokens
+from vjepa2.models.encoder import VJEPA2Encoder, gather_tokens, target_features
 from vjepa2.models.predictor import VJEPA2Predictor
 from vjepa2.runtime import Distributed, autocast, init_distributed, parse_dtype
 from vjepa2.train.loop import LoopPlan, run_epochs
@@ -58,7 +57,6 @@ __all__ = ["PretrainOptions", "pretrain"]
 
 log = logging.getLogger("vjepa2.pretrain")
 
-TARGET_LAYER_NORM_EPS = 1e-5
 WRAPPER = "module.backbone."  # key prefix of the original DDP(MultiSeqWrapper(...)) modules
 RUN_FILES = ("run.json", "latest.pt", "epoch-*.pt", "metrics.jsonl", "options.json",
              "config.json", "tb")  # fmt: skip
@@ -100,14 +98,6 @@ class ContextPredictor(nn.Module):
             wanted = gather_tokens(targets, target_idx)
             losses.append((predicted.float() - wanted.float()).abs().mean())
         return torch.stack(losses)
-
-
-@torch.no_grad()
-def target_features(target_encoder: VJEPA2Encoder, clips: torch.Tensor) -> torch.Tensor:
-    """The regression targets: target-encoder tokens of the whole clip, layer-normalised without
-    affine parameters. ``[B, T, C, H, W]`` -> ``[B, N, D]``."""
-    tokens = target_encoder(clips)
-    return F.layer_norm(tokens.float(), tokens.shape[-1:], eps=TARGET_LAYER_NORM_EPS)
 
 
 @torch.no_grad()
