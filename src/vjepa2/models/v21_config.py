@@ -1,4 +1,4 @@
-"""Configuration of a V-JEPA 2.1 model (``model_type`` "vjepa2_1") and the released presets.
+"""Configuration of a V-JEPA 2.1 model (``model_type`` "vjepa2_1"), and the released presets.
 
 V-JEPA 2.1 keeps V-JEPA 2's ViT blocks but changes the rest around them (see docs/vjepa2_1.md):
 interleaved RoPE with optional interpolation to the pretrained grid, an image patch embedding,
@@ -15,8 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from vjepa2.config import read_config_json, write_config_json
+from vjepa2.presets import (
+    PRESETS,
+    V21_MODEL_TYPE,
+    Preset,
+    preset_for_original_file,
+    register_config_class,
+)
 
-MODEL_TYPE = "vjepa2_1"
+MODEL_TYPE = V21_MODEL_TYPE
 
 # Blocks whose outputs the hierarchical norms take, by encoder depth (Meta's table; 48 is uneven).
 HIERARCHICAL_LAYERS = {
@@ -188,49 +195,15 @@ class VJEPA21Config:
         return write_config_json(self.to_dict(), directory)
 
 
-@dataclass(frozen=True)
-class V21Preset:
-    """A released V-JEPA 2.1 checkpoint: its name here, Meta's file, the encoder key it is read
-    from, and the architecture. ``hub_id`` is None: no Hub mirror of the 2.1 files is known."""
-
-    name: str
-    original_file: str
-    checkpoint_key: str
-    description: str
-    arch: dict[str, Any]
-    hub_id: str | None = None
-
-    def config(self) -> VJEPA21Config:
-        return VJEPA21Config(**self.arch)
+# The released 2.1 presets live with the others in vjepa2.presets (Meta's file names, encoder
+# keys); building one gives this config class.
+register_config_class(MODEL_TYPE, VJEPA21Config)
+V21Preset = Preset
+PRESETS_21: dict[str, Preset] = {
+    name: p for name, p in PRESETS.items() if p.model_type == MODEL_TYPE
+}
 
 
-def _arch(dim: int, depth: int, heads: int, mlp: float, pred_depth: int, levels: int,
-          teacher: int | None) -> dict[str, Any]:  # fmt: skip
-    return dict(
-        hidden_size=dim, num_hidden_layers=depth, num_attention_heads=heads, mlp_ratio=mlp,
-        pred_num_hidden_layers=pred_depth, pred_num_levels=levels, pred_teacher_dim=teacher,
-    )  # fmt: skip
-
-
-PRESETS_21: dict[str, V21Preset] = {
-    p.name: p
-    for p in [
-        V21Preset("vitb-2.1", "vjepa2_1_vitb_dist_vitG_384.pt", "ema_encoder",
-                  "ViT-B/16 V-JEPA 2.1 encoder distilled from ViT-G, 384 px",
-                  _arch(768, 12, 12, 4.0, 12, 1, 1664)),
-        V21Preset("vitl-2.1", "vjepa2_1_vitl_dist_vitG_384.pt", "ema_encoder",
-                  "ViT-L/16 V-JEPA 2.1 encoder distilled from ViT-G, 384 px",
-                  _arch(1024, 24, 16, 4.0, 12, 1, 1664)),
-        V21Preset("vitg-2.1", "vjepa2_1_vitg_384.pt", "target_encoder",
-                  "ViT-g/16 V-JEPA 2.1 encoder, 384 px",
-                  _arch(1408, 40, 22, 48 / 11, 24, 4, None)),
-        V21Preset("vitG-2.1", "vjepa2_1_vitG_384.pt", "target_encoder",
-                  "ViT-G/16 V-JEPA 2.1 encoder (1.84B), 384 px",
-                  _arch(1664, 48, 26, 64 / 13, 24, 4, None)),
-    ]
-}  # fmt: skip
-
-
-def preset_for_file(filename: str) -> V21Preset | None:
+def preset_for_file(filename: str) -> Preset | None:
     """The 2.1 preset whose released ``.pt`` has this basename, if any."""
-    return next((p for p in PRESETS_21.values() if p.original_file == filename), None)
+    return preset_for_original_file(filename, MODEL_TYPE)
