@@ -47,7 +47,7 @@ def test_models_lists_the_2_1_presets_and_info_describes_one():
 def test_a_2_1_preset_loads_meta_file_from_the_torch_hub_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(UnknownPresetError, match="no Hub mirror.*vjepa2_1_vitl_dist_vitG_384"):
+    with pytest.raises(UnknownPresetError, match=r"no Hub mirror.*vjepa2_1_vitl_dist_vitG_384"):
         resolve_source("vitl-2.1")
     folder = tmp_path / "torch" / "hub" / "checkpoints"
     folder.mkdir(parents=True)
