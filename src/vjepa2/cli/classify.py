@@ -12,8 +12,7 @@ from rich.table import Table
 
 from vjepa2.cli import common
 from vjepa2.cli.app import app
-from vjepa2.inference.classify import classify_videos
-from vjepa2.models import VJEPA2ForVideoClassification
+from vjepa2.inference.classify import CLASSIFIERS, classify_videos
 
 
 @app.command(no_args_is_help=True)
@@ -50,7 +49,7 @@ def classify(
     """
     paths = common.gather_inputs(videos, None)
     net, _ = common.load_model(model, device)
-    if not isinstance(net, VJEPA2ForVideoClassification):
+    if not isinstance(net, CLASSIFIERS):
         raise typer.BadParameter(
             "this checkpoint has no classifier head; use a classifier preset (see 'vjepa2 "
             "models') or a model trained with 'vjepa2 train-probe'",

@@ -37,6 +37,7 @@ from vjepa2.data.clip_pipeline import ClipSpec, clips_from_frames, read_clips, v
 from vjepa2.data.loader import UnreadableVideo, iterate_clips
 from vjepa2.data.manifest import is_image_file
 from vjepa2.files import atomic_write, share_like_new_files
+from vjepa2.inference.classify import CLASSIFIERS
 from vjepa2.inference.records import EmbedRecords, claim_folder, file_identity, weights_fingerprint
 from vjepa2.inference.runner import Forward, VideoClips, batched_outputs, video_outputs
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
@@ -70,7 +71,7 @@ def embed_forward(
 ) -> Forward:
     """pixels ``[C, T, 3, H, W]`` -> ``{"pooled": [C, D], "tokens": [C, N, D]}``."""
     encoder = model.encoder
-    head = model.head if isinstance(model, VJEPA2ForVideoClassification) else None
+    head = model.head if isinstance(model, CLASSIFIERS) else None
 
     def forward(pixels: torch.Tensor) -> dict[str, torch.Tensor]:
         features = encoder(pixels)

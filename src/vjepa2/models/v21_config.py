@@ -37,6 +37,10 @@ HIERARCHICAL_LAYERS = {
 PRETRAINED_GRID = {16: 16, 14: 18}
 
 
+_CLASSIFIER_FIELDS = ("id2label", "num_pooler_layers", "classifier_num_heads",
+                      "classifier_layer_norm_eps", "classifier_num_queries")  # fmt: skip
+
+
 @dataclass
 class VJEPA21Config:
     """Hyper-parameters of a V-JEPA 2.1 encoder and its predictor.
@@ -46,6 +50,11 @@ class VJEPA21Config:
     the predictor reads and predicts: 4 for g/G, 1 for the distilled B/L. ``pred_teacher_dim``
     sets the predictor's output width per level (the teacher's, 1664 for B/L); None means the
     encoder's own width.
+
+    A classifier (:class:`~vjepa2.models.vjepa2_1.VJEPA21ForVideoClassification`, the attentive
+    probe over the last level's tokens) is the config with ``id2label``, as in V-JEPA 2: the
+    pooler has ``num_pooler_layers`` self-attention blocks, ``classifier_num_heads`` heads and
+    LayerNorm eps ``classifier_layer_norm_eps`` (None: the encoder's).
     """
 
     patch_size: int = 16
@@ -70,11 +79,18 @@ class VJEPA21Config:
     pred_num_levels: int = 4
     pred_teacher_dim: int | None = None
     pred_interpolate_rope: bool = False
+    id2label: dict[int, str] | None = None
+    num_pooler_layers: int = 3
+    classifier_num_heads: int | None = None
+    classifier_layer_norm_eps: float | None = None
+    classifier_num_queries: int = 1
     model_type: str = MODEL_TYPE
     # Keys of config.json we do not interpret, kept so that read -> write loses nothing.
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if self.id2label is not None:  # JSON keys are strings
+            self.id2label = {int(k): str(v) for k, v in dict(self.id2label).items()}
         if self.hierarchical_layers is None:
             self.hierarchical_layers = list(HIERARCHICAL_LAYERS.get(self.num_hidden_layers, ()))
         self.hierarchical_layers = [int(i) for i in self.hierarchical_layers]
@@ -91,6 +107,12 @@ class VJEPA21Config:
         ):
             if heads < 1 or width % heads:
                 problems.append(f"{name} {width} is not divisible by {heads} heads")
+        if self.is_classifier and (self.pooler_num_heads < 1
+                                   or self.hidden_size % self.pooler_num_heads):  # fmt: skip
+            problems.append(
+                f"classifier_num_heads {self.pooler_num_heads} does not divide hidden_size "
+                f"{self.hidden_size}"
+            )
         problems += self._level_problems()
         if self.crop_size % self.patch_size:
             problems.append(f"crop_size {self.crop_size} is not divisible by {self.patch_size}")
@@ -151,8 +173,22 @@ class VJEPA21Config:
 
     @property
     def is_classifier(self) -> bool:
-        """Always False: no 2.1 classifier head yet (the model-family registry asks)."""
-        return False
+        """Whether the config has labels (a classifier head over the encoder)."""
+        return self.id2label is not None
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.id2label) if self.id2label else 0
+
+    @property
+    def pooler_num_heads(self) -> int:
+        return self.classifier_num_heads or self.num_attention_heads
+
+    @property
+    def pooler_layer_norm_eps(self) -> float:
+        if self.classifier_layer_norm_eps is None:
+            return self.layer_norm_eps
+        return self.classifier_layer_norm_eps
 
     @property
     def pred_output_dim(self) -> int:
@@ -171,6 +207,9 @@ class VJEPA21Config:
         out = dict(self.extra)
         out.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
         del out["extra"]
+        if not self.is_classifier:  # an encoder's config.json names no head
+            for name in _CLASSIFIER_FIELDS:
+                del out[name]
         return out
 
     @classmethod
