@@ -13,6 +13,7 @@ from vjepa2.cli import app
 from vjepa2.errors import UsageError
 from vjepa2.models.vjepa2_1 import VJEPA21ForVideoClassification
 from vjepa2.train.pretrain import load_init
+from vjepa2.train.probe import _unfreeze
 from vjepa2.video.writer import encode_video
 
 
@@ -102,3 +103,11 @@ def test_pretrain_refuses_a_v21_checkpoint_in_one_line(tmp_path):
     with pytest.raises(UsageError, match=r"2\.1 loss") as err:
         load_init(str(tmp_path / "v21"))
     assert "\n" not in str(err.value)
+
+
+def test_unfreezing_a_v21_encoder_trains_its_last_blocks_and_last_level_norm():
+    encoder = random_model().encoder.requires_grad_(False)
+    trainable = _unfreeze(encoder, 1)
+    assert trainable[-1] is encoder.norms_block[-1] and trainable[0] is encoder.blocks[-1]
+    assert all(p.requires_grad for p in trainable.parameters())
+    assert not any(p.requires_grad for p in encoder.norms_block[0].parameters())
