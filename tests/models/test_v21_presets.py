@@ -72,3 +72,20 @@ def _invoke(*args: str) -> str:
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, result.output
     return result.output
+
+
+def test_preset_gives_the_architecture_of_a_renamed_2_1_file(tmp_path):
+    model = random_model()
+    path = tmp_path / "renamed.pt"
+    torch.save(
+        {
+            "target_encoder": {
+                f"module.backbone.{k}": v for k, v in model.encoder.state_dict().items()
+            }
+        },
+        path,
+    )
+    with pytest.raises(vjepa2.CheckpointError, match="head count"):
+        vjepa2.load(path)  # a 64-wide encoder: not a released width
+    with pytest.raises(vjepa2.CheckpointError, match=r"vs model \[1024\]"):
+        vjepa2.load(path, preset="vitl-2.1")  # the preset's architecture, checked strictly

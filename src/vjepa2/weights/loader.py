@@ -191,6 +191,8 @@ def load(
     if own is not None:
         if classifier is not None:
             raise CheckpointError(f"{path}: a {own.model_type} model takes no classifier=")
+        if config is None and preset:
+            config = get_preset(preset).config()
         return own.load(path, config=config, dtype=dtype, device=device)
     if path.is_dir():
         if classifier is not None:
