@@ -186,13 +186,12 @@ def _save(job: _Job, video: VideoClips, out: dict[str, torch.Tensor]) -> dict:
     metadata = {"source": video.path, "model": job.run["model_source"],
                 "model_fingerprint": job.run["model"], "modality": job.modality,
                 "spec": json.dumps(job.spec.to_dict())}  # fmt: skip
-    extra = {"dense": job.dense_layout()} if job.dense else {}
-    if extra:
-        metadata["dense"] = json.dumps(extra["dense"])
+    layout = {"dense": job.dense_layout()} if job.dense else {}
+    metadata.update({key: json.dumps(value) for key, value in layout.items()})
     size = _write_atomic(tensors, metadata, job.out_dir / name)
     return {"status": "ok", "error": None, "output": name, "bytes": size,
             "frames": video.indices.reshape(-1).tolist(), "clips": s, "views": v,
-            "modality": job.modality, **extra}  # fmt: skip
+            "modality": job.modality, **layout}  # fmt: skip
 
 
 def embed_run(
