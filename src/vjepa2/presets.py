@@ -117,15 +117,16 @@ class Preset:
 
     def find_file(self) -> Path:
         """Meta's released file of a preset without a Hub mirror, looked up by its name in the
-        current folder, then in PyTorch Hub's checkpoint folder (where Meta's ``torch.hub``
-        code downloads it: ``$TORCH_HOME/hub/checkpoints``)."""
+        current folder, then in PyTorch Hub's download cache (``$TORCH_HOME/hub/checkpoints``,
+        by default ``~/.cache/torch/hub/checkpoints``)."""
         name = str(self.original_file)
         places = [Path.cwd(), _torch_hub_checkpoints()]
         for folder in places:
             if (folder / name).is_file():
                 return folder / name
         raise UnknownPresetError(
-            f"preset {self.name!r} has no Hub mirror: download Meta's {name} and pass its path, "
+            f"preset {self.name!r} has no Hub mirror: download Meta's {name} (facebookresearch/"
+            f"vjepa2) and pass its path, "
             f"or put it in {' or '.join(str(p) for p in places)}"
         )
 
