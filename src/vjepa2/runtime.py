@@ -112,9 +112,9 @@ def init_distributed(device_name: str) -> tuple[Distributed, torch.device]:
 
 
 COMPILE_HELP = (
-    "Compile the model with torch.compile (off by default); the compile time (the first call's "
-    "extra time) is reported. Pays off on a GPU over many clips; on the CPU it gains little and "
-    "compiling takes minutes."
+    "Compile the model with torch.compile (off by default) and report the compile time (its "
+    "first call). Pays off on a GPU over many clips; on the CPU it gains little and compiling "
+    "takes minutes."
 )
 
 
@@ -127,10 +127,10 @@ def maybe_compile(
     """``module`` itself, its ``forward`` compiled with ``torch.compile`` when ``enabled``.
 
     In place: the same object with the same ``state_dict`` keys (checkpoints and fingerprints do
-    not change), its hooks still run eagerly. Shapes are compiled dynamic, so a smaller last
-    batch or another mask size does not compile again. The first call's time (the compilation)
-    and, on the second call, the extra time over it are passed to ``report`` (default: a line
-    on stderr that keeps clear of progress bars).
+    not change), its hooks still run eagerly. Shapes are compiled dynamic, so another batch size
+    or mask size reuses the compiled code (a dimension of size 1, e.g. a last batch of one
+    clip, compiles once more). The first call's time, the compilation plus one run, goes to
+    ``report`` (default: a line on stderr that keeps clear of progress bars).
     """
     if not enabled:
         return module
@@ -140,27 +140,22 @@ def maybe_compile(
 
 
 class _CompileTimer:
-    """Calls ``compiled``; times its first two calls and reports the compilation."""
+    """Calls ``compiled``; reports how long its first call took."""
 
     def __init__(self, compiled: Callable[..., Any], name: str, report: Callable[[str], None]):
         self.compiled, self.name, self.report = compiled, name, report
-        self.seconds: list[float] = []
+        self.timed = False
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if len(self.seconds) == 2:
+        if self.timed:
             return self.compiled(*args, **kwargs)
         start = time.perf_counter()
         out = self.compiled(*args, **kwargs)
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             torch.cuda.synchronize()
-        self.seconds.append(time.perf_counter() - start)
-        if len(self.seconds) == 1:
-            self.report(f"torch.compile: {self.name}'s first call took {self.seconds[0]:.1f} s "
-                        "(compiling)")  # fmt: skip
-        else:
-            first, second = self.seconds
-            self.report(f"torch.compile: {self.name} compile time {first - second:.1f} s "
-                        f"(first call {first:.1f} s, second {second:.3f} s)")  # fmt: skip
+        self.timed = True
+        self.report(f"torch.compile: compiled the {self.name} in "
+                    f"{time.perf_counter() - start:.1f} s (its first call)")  # fmt: skip
         return out
 
 
