@@ -163,6 +163,11 @@ def test_missing_extra_is_named(tiny_vit, tmp_path, monkeypatch):
     assert not list(tmp_path.iterdir())  # refused before anything was traced or written
 
 
+def test_other_model_families_are_refused(tmp_path):
+    with pytest.raises(UsageError, match="a V-JEPA 2 encoder or classifier, not a Linear"):
+        export_model(torch.nn.Linear(2, 2), tmp_path)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

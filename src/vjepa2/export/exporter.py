@@ -20,13 +20,15 @@ from vjepa2.export import formats
 from vjepa2.export.graphs import (
     FORMATS,
     PARTS,
-    check_shape,
+    check_input,
     clip_input,
     default_parts,
     dynamic_shapes,
     part_graph,
+    rename_symbols,
 )
 from vjepa2.export.preprocessing import Range, preprocessing_record, write_preprocessing
+from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
 
 
 class ExportParityError(VJEPA2Error):
@@ -116,6 +118,10 @@ def export_model(
 
 def _check(model: nn.Module, options: ExportOptions, parts: tuple[str, ...]) -> int:
     """The example's clip length, after checking the options against the model."""
+    if not isinstance(model, (VJEPA2Model, VJEPA2ForVideoClassification)):
+        raise UsageError(
+            f"export takes a V-JEPA 2 encoder or classifier, not a {type(model).__name__}"
+        )
     for name, values, allowed in (("part", parts, PARTS), ("format", options.formats, FORMATS)):
         unknown = [v for v in values if v not in allowed]
         if unknown or not values:
@@ -150,7 +156,7 @@ def _export_part(
 ) -> tuple[list[ExportedFile], dict[str, Range], dict[str, Any]]:
     """Trace ``graph``, write and check each format; returns the files, the input's dynamic
     ranges and the part's entry of ``preprocessing.json``."""
-    config = graph_config(graph)
+    config = graph.config
     example = clip_input(config, options.batch_size, frames)
     start = time.perf_counter()
     # Traced with grad on: under no_grad the blocks add their MLP in place a chunk at a time,
@@ -160,7 +166,7 @@ def _export_part(
             graph, (example,), dynamic_shapes=dynamic_shapes(config, options.dynamic_frames)
         )
     trace_seconds = time.perf_counter() - start
-    pixels = clip_input(config, *check_shape(config, example, options.dynamic_frames)[:2], seed=1)
+    pixels = check_input(config, example, options.dynamic_frames)
     with torch.no_grad():
         expected = graph(pixels)
     files = []
@@ -184,11 +190,6 @@ def _export_part(
     entry = {"files": [f.path.name for f in files], "name": graph.output_name,
              "shape": _output_shape(program, dim_names(program))}  # fmt: skip
     return files, {"batch": _bounds(program, sizes[0]), "frames": _bounds(program, sizes[1])}, entry
-
-
-def graph_config(graph: nn.Module):
-    """The config of the model under an exported part."""
-    return graph.model.config if hasattr(graph, "model") else graph.encoder.config
 
 
 def dim_names(program: ExportedProgram) -> dict[str, str]:
@@ -215,13 +216,8 @@ def _output_shape(program: ExportedProgram, names: dict[str, str]) -> list:
     """The output's shape, symbols renamed (``["batch", "16*tubelets", 96]``)."""
     output = next(n for n in program.graph.nodes if n.op == "output")
     (value,) = output.args[0]
-    shape = []
-    for size in value.meta["val"].shape:
-        text = str(size)
-        for symbol, name in names.items():
-            text = text.replace(symbol, name)
-        shape.append(int(size) if isinstance(size, int) else text)
-    return shape
+    return [s if isinstance(s, int) else rename_symbols(str(s), names)
+            for s in value.meta["val"].shape]  # fmt: skip
 
 
 def _bounds(program: ExportedProgram, size) -> Range:

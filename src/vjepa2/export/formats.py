@@ -19,7 +19,7 @@ import torch
 from torch.export import ExportedProgram
 
 from vjepa2.errors import UsageError
-from vjepa2.export.graphs import INPUT_NAME
+from vjepa2.export.graphs import INPUT_NAME, rename_symbols
 from vjepa2.files import atomic_write
 
 # protobuf's limit: larger ONNX models keep their weights in a ``NAME.onnx.data`` file beside.
@@ -88,11 +88,8 @@ def _name_dims(model, names: Mapping[str, str]) -> None:
     """Rename the symbols in the graph inputs' and outputs' symbolic dims (an onnx_ir model)."""
     from onnxscript import ir
 
-    if not names:
-        return
-    symbol = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
     for value in [*model.graph.inputs, *model.graph.outputs]:
-        dims = [d if isinstance(d, int) else symbol.sub(lambda m: names[m[1]], str(d.value))
+        dims = [d if isinstance(d, int) else rename_symbols(str(d.value), names)
                 for d in value.shape]  # fmt: skip
         value.shape = ir.Shape(dims)
 

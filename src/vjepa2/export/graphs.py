@@ -11,6 +11,9 @@ width stay at the checkpoint's crop size, the size the model was trained at.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 from torch.export import Dim
@@ -31,6 +34,7 @@ class EncoderGraph(nn.Module):
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
+        self.config = model.config
         self.encoder = model.encoder
 
     def forward(self, pixel_values_videos: torch.Tensor) -> torch.Tensor:
@@ -44,6 +48,7 @@ class ClassifierGraph(nn.Module):
 
     def __init__(self, model: VJEPA2ForVideoClassification) -> None:
         super().__init__()
+        self.config = model.config
         self.model = model
 
     def forward(self, pixel_values_videos: torch.Tensor) -> torch.Tensor:
@@ -83,11 +88,17 @@ def clip_input(config: VJEPA2Config, batch: int, frames: int, seed: int = 0) -> 
     return torch.randn(shape, generator=generator)
 
 
-def check_shape(config: VJEPA2Config, example: torch.Tensor, dynamic_frames: bool) -> tuple:
-    """The parity check's input shape: a batch of 1 (the export's example has 2 or more) and,
-    with dynamic frames, one tubelet more than the example, so the check runs the exported
-    graph at sizes it was not traced at."""
-    batch, frames = example.shape[:2]
-    if dynamic_frames:
-        frames += config.tubelet_size
-    return (1 if batch != 1 else 2, frames, *example.shape[2:])
+def check_input(config: VJEPA2Config, example: torch.Tensor, dynamic_frames: bool) -> torch.Tensor:
+    """The parity check's input: a batch of 1 (the traced example has 2 or more) and, with
+    dynamic frames, one tubelet more than the example, so the check runs the exported graph at
+    sizes it was not traced at."""
+    frames = example.size(1) + (config.tubelet_size if dynamic_frames else 0)
+    return clip_input(config, 1, frames, seed=1)
+
+
+def rename_symbols(text: str, names: Mapping[str, str]) -> str:
+    """``16*s58`` -> ``16*tubelets``: the tracer's symbols in a size replaced by ``names``."""
+    if not names:
+        return text
+    symbol = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+    return symbol.sub(lambda m: names[m[1]], text)
