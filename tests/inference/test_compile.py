@@ -36,8 +36,8 @@ def test_maybe_compile_in_place_with_the_compile_time_reported(eager_backend):
         messages: list[str] = []
         assert maybe_compile(encoder, True, "encoder", messages.append) is encoder
         assert list(model.state_dict()) == keys  # checkpoints and fingerprints unchanged
-        outputs = [encoder(x), encoder(x[:2]), encoder(x[:1])]  # batch 3, 2 and 1
-    for out, want in zip(outputs, (expected, expected[:2], expected[:1]), strict=True):
+        outputs = [encoder(x), encoder(x[:2]), encoder(x)]  # another batch size, then again
+    for out, want in zip(outputs, (expected, expected[:2], expected), strict=True):
         assert (out - want).abs().max() <= 1e-5
     assert len(messages) == 1, messages  # the first call's time, then silence
     assert re.fullmatch(r"torch.compile: compiled the encoder in \d+\.\d s \(its first call\)",
