@@ -2,6 +2,7 @@
 PyTorch at batch sizes and clip lengths other than the traced ones, the preprocessing file, and
 the errors (parity beyond tolerance, a missing extra, impossible options)."""
 
+import functools
 import json
 import re
 import sys
@@ -50,10 +51,17 @@ def eager(model, pixels, part):
         return model.encoder(pixels)
 
 
+@functools.cache
+def load_pt2(path):
+    return torch.export.load(path).module()
+
+
 def run(path, pixels):
-    return (
-        formats.run_onnx(path, pixels) if path.suffix == ".onnx" else formats.run_pt2(path, pixels)
-    )
+    """A written file run on ``pixels`` (a .pt2 program loaded once per test session)."""
+    if path.suffix == ".onnx":
+        return formats.run_onnx(path, pixels)
+    with torch.no_grad():
+        return load_pt2(path)(pixels)
 
 
 def test_tiny_vit_exports_the_encoder_in_both_formats_within_tolerance(tiny_export):
