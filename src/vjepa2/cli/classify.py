@@ -32,6 +32,7 @@ def classify(
     workers: common.Workers = common.DEFAULT_WORKERS,
     device: common.Device = "auto",
     dtype: common.Dtype = "fp32",
+    compile_model: common.Compile = False,
 ) -> None:
     """Classify videos with a V-JEPA 2 classifier: the top-k labels with probabilities.
 
@@ -55,6 +56,7 @@ def classify(
             "models') or a model trained with 'vjepa2 train-probe'",
             param_hint="--model",
         )
+    common.compile_encoder(net, compile_model)
     spec = common.clip_spec(net.config, frames, frame_step, fps, segments, views, None, None)
     predictions = classify_videos(
         net, paths, spec, k=top_k, batch_size=batch_size, workers=workers,

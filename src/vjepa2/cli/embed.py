@@ -56,6 +56,7 @@ def embed(
     ] = "fp32",
     checkpoint_key: common.CheckpointKey = "encoder",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    compile_model: common.Compile = False,
 ) -> None:
     """Embed videos and images with a V-JEPA 2 or 2.1 encoder.
 
@@ -90,6 +91,7 @@ def embed(
     videos = common.gather_inputs(inputs, list_file)
     compute_dtype = common.parse_dtype(dtype)
     net, target = common.load_model(model, device, checkpoint_key)
+    common.compile_encoder(net, compile_model)
     spec = common.clip_spec(net.config, frames, frame_step, fps, segments, views, window, stride)
     try:
         summary = embed_videos(
