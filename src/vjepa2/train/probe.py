@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from vjepa2.inference.records import weights_fingerprint
 from vjepa2.models.classifier import AttentiveClassifier
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
 from vjepa2.runtime import parse_dtype
-from vjepa2.train import probe_report
+from vjepa2.train import lora, probe_report
 from vjepa2.train.features import FeatureCache, read_failures
 from vjepa2.train.loop import LoopPlan, run_epochs
 from vjepa2.train.optim import param_groups, set_lr, warmup_cosine
@@ -56,7 +57,7 @@ __all__ = ["RECIPES", "ProbeSettings", "export_classifier", "train_probe"]
 log = logging.getLogger("vjepa2.train")
 
 RUN_FILES = ("run.json", "settings.json", "checkpoints", "tb", "features", "metrics.json",
-             "confusion_matrix.png", "training_curves.png", "model")  # fmt: skip
+             "confusion_matrix.png", "training_curves.png", "model", "adapter")  # fmt: skip
 RUN_MARKERS = ("run.json", "settings.json", "checkpoints/latest.pt", "metrics.json")
 
 
@@ -120,6 +121,8 @@ class ProbeRun:
     source: CachedFeatures | OnlineFeatures
     val_cache: FeatureCache
     test_cache: FeatureCache
+    lora: nn.Module | None = None
+    rebuild_cache: Callable[[str], FeatureCache] | None = None
     state: RunState = field(default_factory=RunState)
     history: list[dict] = field(default_factory=list)
     losses: list[tuple[int, float]] = field(default_factory=list)
@@ -137,9 +140,19 @@ class ProbeRun:
         save_atomic({
             "probes": self.probes.state_dict(), "optimizer": self.optimizer.state_dict(),
             "encoder": self.encoder.state_dict() if self.settings.unfreeze else None,
+            "adapter": lora.adapter_state(self.encoder) if self.lora is not None else None,
             "rng": rng_state(), **self.state.counters(), "history": self.history,
             "losses": self.losses,
         }, path)  # fmt: skip
+
+    def refresh_caches(self, *names: str) -> None:
+        """Encode the evaluation sets again with the encoder as trained so far (when it
+        trains; a frozen encoder's caches stay valid)."""
+        if self.rebuild_cache is None:
+            return
+        self.encoder.eval()
+        for name in names:
+            setattr(self, f"{name}_cache", self.rebuild_cache(name))
 
     def restore(self, path: Path) -> None:
         checkpoint = load_checkpoint(path)
@@ -147,6 +160,8 @@ class ProbeRun:
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         if checkpoint.get("encoder") is not None:
             self.encoder.load_state_dict(checkpoint["encoder"])
+        if self.lora is not None:
+            lora.load_adapter_state(self.encoder, checkpoint["adapter"])
         set_rng_state(checkpoint["rng"])
         self.state = RunState(checkpoint["epoch"], checkpoint["position"], checkpoint["step"])
         self.history, self.losses = checkpoint["history"], checkpoint["losses"]
@@ -177,10 +192,11 @@ def open_run(
 def build_run(
     model: VJEPA2Model | VJEPA2ForVideoClassification,
     train: LabelledSet, val: LabelledSet, test: LabelledSet,
-    run_dir: Path, settings: ProbeSettings, progress: bool,
+    run_dir: Path, settings: ProbeSettings, progress: bool, model_name: str = "",
 ) -> ProbeRun:  # fmt: skip
-    """Feature caches (or the online source), the probes (from the classifier's head when it
-    fits) and their optimiser."""
+    """Feature caches (or the online source), the encoder's trainable part (``--unfreeze``,
+    ``--lora-rank``), the probes (from the classifier's head when it fits) and their
+    optimiser."""
     backbone, start_head = _split_backbone(model)
     encoder, config = backbone.encoder, backbone.config
     device = next(encoder.parameters()).device
@@ -201,11 +217,15 @@ def build_run(
 
     encoder.requires_grad_(False)
     val_cache, test_cache = cache("val", val, settings.views), cache("test", test, settings.views)
-    trainable = nn.ModuleList()
+    trainable, tuner = nn.ModuleList(), None
     if settings.cache:
         source = CachedFeatures(cache("train", train, 1))
     else:
         trainable = _unfreeze(encoder, settings.unfreeze)
+        if settings.lora_rank:
+            tuner = lora.add_lora(encoder, _lora_config(settings, model_name))
+            trainable = nn.ModuleList([encoder])  # its adapters: the only trainable part
+        encoder.gradient_checkpointing = settings.grad_checkpointing
         transform = None
         if settings.augment:
             transform = TrainTransform(spec.crop_size, scale=settings.augment_scale,
@@ -219,8 +239,23 @@ def build_run(
     groups += param_groups([trainable], settings.weight_decays[0], lr_scale=settings.lrs[0])
     opt_cls = torch.optim.AdamW if settings.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(groups, lr=settings.lrs[0])
+
+    def rebuild(name: str) -> FeatureCache:
+        return cache(name, val if name == "val" else test, settings.views)
+
     return ProbeRun(settings, encoder, device, probes, optimizer, source, val_cache, test_cache,
+                    lora=tuner, rebuild_cache=rebuild if settings.trains_encoder else None,
                     timing=timing)  # fmt: skip
+
+
+def _lora_config(settings: ProbeSettings, model_name: str):
+    """peft's LoRA config of the run; the adapter records its base model (a local path
+    resolved)."""
+    base = str(Path(model_name).resolve()) if model_name and Path(model_name).exists() else None
+    return lora.lora_config(
+        settings.lora_rank, settings.lora_scale_alpha, settings.lora_dropout,
+        settings.lora_targets, base_model=base or model_name or None,
+    )  # fmt: skip
 
 
 def make_probes(
@@ -273,7 +308,9 @@ def train_probe(
     probe_report.check_plotting()
     tensorboard = tensorboard_available()
     torch.manual_seed(settings.seed)
-    run = build_run(model, train, val, test, run_dir, settings, progress)
+    if settings.lora_rank:
+        lora.require_peft()
+    run = build_run(model, train, val, test, run_dir, settings, progress, model_name)
     checkpoint_path = run_dir / "checkpoints" / "latest.pt"
     if resuming and checkpoint_path.exists():
         run.restore(checkpoint_path)
@@ -291,12 +328,13 @@ def train_epochs(run: ProbeRun, writer, checkpoint_path: Path, progress: bool) -
     ``accumulation`` batches; validate at the end of the epoch; checkpoint."""
     settings, state, probes = run.settings, run.state, run.probes
     total_steps = run.steps_per_epoch * settings.epochs
-    val_labels = torch.from_numpy(run.val_cache.labels[run.val_cache.valid_rows])
     bar = tqdm(disable=True)
 
     def batches(epoch: int, start: int):
         nonlocal bar
         probes.train()
+        if settings.trains_encoder:
+            run.encoder.train()  # LoRA's dropout
         order = epoch_order(len(run.source), settings.seed, epoch)
         bar = tqdm(total=run.batches_per_epoch, initial=start, disable=not progress,
                    desc=f"epoch {epoch + 1}/{settings.epochs}", unit="batch")  # fmt: skip
@@ -327,6 +365,8 @@ def train_epochs(run: ProbeRun, writer, checkpoint_path: Path, progress: bool) -
     def end_epoch() -> None:
         run.optimizer.zero_grad(set_to_none=True)
         probes.eval()
+        run.refresh_caches("val")
+        val_labels = torch.from_numpy(run.val_cache.labels[run.val_cache.valid_rows])
         val_probs = evaluate(probes, run.val_cache, settings.encode_batch_size, run.device)
         val_metrics = [
             {"lr": lr, "weight_decay": wd, "top1": topk_accuracy(p, val_labels, 1),
@@ -349,9 +389,11 @@ def finish(
     run: ProbeRun, backbone: VJEPA2Model, train: LabelledSet, run_dir: Path, model_name: str,
     writer,
 ) -> dict[str, Any]:  # fmt: skip
-    """Test the probe that validated best, export it with the backbone as ``model/``, write
-    ``metrics.json`` and the plots; returns the metrics."""
+    """Test the probe that validated best, export it with the backbone as ``model/`` (LoRA
+    adapters saved in ``adapter/``, then merged into it), write ``metrics.json`` and the plots;
+    returns the metrics."""
     run.probes.eval()
+    run.refresh_caches("test")
     final_val = run.history[-1]["val"]
     best_index = max(range(len(final_val)), key=lambda i: final_val[i]["top1"])
     batch_size = run.settings.encode_batch_size
@@ -376,6 +418,9 @@ def finish(
     writer.add_scalar("test/top1", metrics["test"]["top1"], run.state.step)
     writer.add_scalar("test/top5", metrics["test"]["top5"], run.state.step)
     writer.close()
+    if run.lora is not None:
+        lora.save_adapter(run.lora, run_dir / "adapter")
+        lora.merge_lora(run.lora)
     exported = export_classifier(backbone, run.probes[best_index], run.settings, train.id2label)
     save_model(exported, run_dir / "model")
     probe_report.write(run_dir, metrics, run.losses, test_probs, test_labels, train.id2label)
@@ -409,12 +454,11 @@ def _compatible(head: AttentiveClassifier, probe: AttentiveClassifier) -> bool:
 
 
 def _unfreeze(encoder: nn.Module, blocks: int) -> nn.ModuleList:
-    """Make the last ``blocks`` blocks and the final norm trainable (with checkpointing)."""
+    """Make the last ``blocks`` blocks and the final norm trainable."""
+    if not blocks:
+        return nn.ModuleList()
     trainable = nn.ModuleList([*encoder.blocks[len(encoder.blocks) - blocks :], encoder.norm])
-    if blocks:
-        for param in trainable.parameters():
-            param.requires_grad_(True)
-        encoder.gradient_checkpointing = True
+    trainable.requires_grad_(True)
     return trainable
 
 
