@@ -19,9 +19,7 @@ def merge_adapter(
     adapter: Annotated[
         Path, typer.Argument(help="Adapter folder (peft format), e.g. RUN/adapter.")
     ],
-    out: Annotated[
-        Path, typer.Argument(help="Output: a directory (HF format) or a .pt file.")
-    ],
+    out: Annotated[Path, typer.Argument(help="Output: a directory (HF format) or a .pt file.")],
     base: Annotated[
         str | None,
         typer.Option(
