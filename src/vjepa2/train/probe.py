@@ -221,11 +221,7 @@ def build_run(
     if settings.cache:
         source = CachedFeatures(cache("train", train, 1))
     else:
-        trainable = _unfreeze(encoder, settings.unfreeze)
-        if settings.lora_rank:
-            tuner = lora.add_lora(encoder, _lora_config(settings, model_name))
-            trainable = nn.ModuleList([encoder])  # its adapters: the only trainable part
-        encoder.gradient_checkpointing = settings.grad_checkpointing
+        trainable, tuner = _train_encoder(encoder, settings, model_name)
         transform = None
         if settings.augment:
             transform = TrainTransform(spec.crop_size, scale=settings.augment_scale,
@@ -248,14 +244,22 @@ def build_run(
                     timing=timing)  # fmt: skip
 
 
-def _lora_config(settings: ProbeSettings, model_name: str):
-    """peft's LoRA config of the run; the adapter records its base model (a local path
-    resolved)."""
+def _train_encoder(
+    encoder: nn.Module, settings: ProbeSettings, model_name: str
+) -> tuple[nn.ModuleList, nn.Module | None]:
+    """What trains in the encoder: its last ``--unfreeze`` blocks, or LoRA adapters put into
+    every block (the adapter records its base model, a local path resolved); returns the
+    modules holding the trainable parameters and peft's LoRA tuner (or None)."""
+    encoder.gradient_checkpointing = settings.grad_checkpointing
+    if not settings.lora_rank:
+        return _unfreeze(encoder, settings.unfreeze), None
     base = str(Path(model_name).resolve()) if model_name and Path(model_name).exists() else None
-    return lora.lora_config(
+    config = lora.lora_config(
         settings.lora_rank, settings.lora_scale_alpha, settings.lora_dropout,
         settings.lora_targets, base_model=base or model_name or None,
     )  # fmt: skip
+    tuner = lora.add_lora(encoder, config)
+    return nn.ModuleList([encoder]), tuner  # the adapters: the encoder's only trainable part
 
 
 def make_probes(

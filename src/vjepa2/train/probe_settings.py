@@ -109,10 +109,10 @@ class ProbeSettings:
         min=0.0, min_open=True,
     )  # fmt: skip
     lora_dropout: float = option(0.0, "Dropout on the LoRA adapters' input while training.",
-                                 min=0.0, max=0.99)  # fmt: skip
+                                 min=0.0)  # fmt: skip
     lora_targets: tuple[str, ...] = option(
         ("qkv", "proj"), "Layers of each block that get LoRA adapters, comma list of qkv, proj "
-        "(attention), fc1, fc2 (MLP).", cli_type=str | None, parse=parse_names,
+        "(attention), fc1, fc2 (MLP); default qkv,proj.", cli_type=str | None, parse=parse_names,
     )  # fmt: skip
     grad_checkpointing: bool = option(
         False, "Activation checkpointing in the encoder blocks when they train (--unfreeze, "
