@@ -77,6 +77,23 @@ def test_lora_settings():
         ProbeSettings.from_recipe("paper", lora_rank=4)
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--lora-rank", 4, "--lora-targets", "qkv,ffn"), "--lora-targets qkv,ffn"),
+        (("--lora-rank", 4, "--unfreeze", 1), "alternatives"),
+        (("--lora-rank", 4, "--lora-dropout", 1), "--lora-dropout"),
+        (("--lora-rank", 4, "--lora-alpha", 0), "--lora-alpha"),
+        (("--lora-rank", -1), "--lora-rank"),
+    ],
+)
+def test_bad_lora_options_are_refused_before_any_work(args, words, tmp_path):
+    result = runner.invoke(app, ["train-probe", "-m", "nowhere", "-o", str(tmp_path / "run"),
+                                 "--data", "x.csv", *map(str, args)])  # fmt: skip
+    assert result.exit_code == 2 and words in result.output, result.output
+    assert not (tmp_path / "run").exists()
+
+
 def test_without_peft_a_one_line_usage_error(toy, tiny, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "peft", None)
     with pytest.raises(UsageError, match=r'pip install "vjepa2\[lora\]"'):
