@@ -296,12 +296,16 @@ def train_probe(
     Writes into ``run_dir``: ``run.json`` and ``settings.json`` (what the run is), ``tb/``
     (TensorBoard, when installed), ``checkpoints/latest.pt``, ``features/`` (caches),
     ``metrics.json``, ``confusion_matrix.png``, ``training_curves.png`` (when matplotlib is
-    installed) and ``model/`` (an HF-format VJEPA2ForVideoClassification). A folder that holds a
+    installed), ``model/`` (an HF-format VJEPA2ForVideoClassification) and, with LoRA,
+    ``adapter/`` (peft's format; the adapters are merged into ``model/``). A folder that holds a
     run is refused unless ``resume`` (continue it exactly) or ``overwrite`` (start again).
-    Returns the metrics.
+    With ``unfreeze`` or ``lora_rank`` the encoder of ``model`` trains in place (the adapters are
+    merged into it at the end). Returns the metrics.
     """
     run_dir = Path(run_dir)
     backbone, _ = _split_backbone(model)
+    if settings.lora_rank:
+        lora.require_peft()
     if len(train.id2label) < 2:
         log.warning("the training set has a single class (%s): every prediction is that class, "
                     "whatever the video", ", ".join(train.id2label.values()))  # fmt: skip
@@ -312,8 +316,6 @@ def train_probe(
     probe_report.check_plotting()
     tensorboard = tensorboard_available()
     torch.manual_seed(settings.seed)
-    if settings.lora_rank:
-        lora.require_peft()
     run = build_run(model, train, val, test, run_dir, settings, progress, model_name)
     checkpoint_path = run_dir / "checkpoints" / "latest.pt"
     if resuming and checkpoint_path.exists():
