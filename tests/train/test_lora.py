@@ -182,6 +182,15 @@ def test_lora_trains_saves_merges_and_reloads(toy, tiny, tmp_path):
         assert meta["encoder"] != frozen
 
 
+def test_saving_an_adapter_looks_nothing_up(tmp_path, recwarn):
+    """An adapter of a preset (not a folder) saves without peft asking the Hub about it."""
+    encoder = vjepa2.VJEPA2Model(tiny_config()).encoder
+    tuner = lora.add_lora(encoder, lora.lora_config(2, 4.0, 0.0, ("qkv",), base_model="demo"))
+    lora.save_adapter(tuner, tmp_path / "adapter")
+    assert lora.adapter_base(tmp_path / "adapter") == "demo"
+    assert not [w for w in recwarn if "peft" in w.filename], [str(w.message) for w in recwarn]
+
+
 def test_merge_adapter_refuses_what_does_not_fit(toy, tiny, tmp_path):
     other = tmp_path / "other"
     vjepa2.save(vjepa2.build_model(tiny_config(hidden_size=48)), other)

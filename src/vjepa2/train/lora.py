@@ -103,7 +103,10 @@ def save_adapter(tuner: nn.Module, directory: str | Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     config = tuner.peft_config[ADAPTER_NAME]
     config.save_pretrained(str(directory))
-    state = peft.get_peft_model_state_dict(tuner.model, adapter_name=ADAPTER_NAME)
+    # No embedding layers to save: without False, peft looks the base model up on the Hub.
+    state = peft.get_peft_model_state_dict(
+        tuner.model, adapter_name=ADAPTER_NAME, save_embedding_layers=False
+    )
     tensors = {KEY_PREFIX + k: v.detach().contiguous() for k, v in state.items()}
     save_file(tensors, directory / WEIGHTS_FILE)
     return directory
