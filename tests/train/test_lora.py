@@ -12,6 +12,7 @@ from tests.conftest import tiny_config
 from vjepa2.cli import app
 from vjepa2.data.motion import TRANSLATION_CLASSES, MotionSettings, make_motion_dataset
 from vjepa2.errors import UsageError
+from vjepa2.files import new_file_mode
 from vjepa2.inference.records import weights_fingerprint
 from vjepa2.models.classifier import AttentiveClassifier
 from vjepa2.presets import architecture
@@ -182,12 +183,15 @@ def test_lora_trains_saves_merges_and_reloads(toy, tiny, tmp_path):
         assert meta["encoder"] != frozen
 
 
-def test_saving_an_adapter_looks_nothing_up(tmp_path, recwarn):
-    """An adapter of a preset (not a folder) saves without peft asking the Hub about it."""
+def test_saving_an_adapter_looks_nothing_up_and_shares_its_file(tmp_path, recwarn):
+    """An adapter of a preset (not a folder) saves without peft asking the Hub about it, its
+    weights written atomically with the permissions of a plain new file."""
     encoder = vjepa2.VJEPA2Model(tiny_config()).encoder
     tuner = lora.add_lora(encoder, lora.lora_config(2, 4.0, 0.0, ("qkv",), base_model="demo"))
     lora.save_adapter(tuner, tmp_path / "adapter")
     assert lora.adapter_base(tmp_path / "adapter") == "demo"
+    weights = tmp_path / "adapter" / "adapter_model.safetensors"
+    assert weights.stat().st_mode & 0o777 == new_file_mode()  # not safetensors' 0600
     assert not [w for w in recwarn if "peft" in w.filename], [str(w.message) for w in recwarn]
 
 

@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from vjepa2.errors import UsageError
+from vjepa2.files import atomic_write, share_like_new_files
 from vjepa2.weights.strict import CheckpointError
 
 INSTALL_HINT = 'LoRA needs peft: pip install "vjepa2[lora]"'
@@ -108,7 +109,9 @@ def save_adapter(tuner: nn.Module, directory: str | Path) -> Path:
         tuner.model, adapter_name=ADAPTER_NAME, save_embedding_layers=False
     )
     tensors = {KEY_PREFIX + k: v.detach().contiguous() for k, v in state.items()}
-    save_file(tensors, directory / WEIGHTS_FILE)
+    with atomic_write(directory / WEIGHTS_FILE) as tmp:
+        save_file(tensors, tmp, metadata={"format": "pt"})
+    share_like_new_files(directory / WEIGHTS_FILE)
     return directory
 
 
