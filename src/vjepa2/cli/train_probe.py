@@ -64,8 +64,10 @@ def train_probe(
     `--resume` (other settings, model or data are refused, naming them) or `--overwrite`.
 
     By default the backbone encodes every clip once into `features/` and the probe trains all
-    epochs from there; `--no-cache` decodes and augments every epoch instead (`--unfreeze`
-    implies it).
+    epochs from there; `--no-cache` decodes and augments every epoch instead (`--unfreeze` and
+    `--lora-rank` imply it). `--lora-rank R` trains LoRA adapters in the encoder's blocks with
+    the probe (needs peft: `pip install "vjepa2[lora]"`): they are saved in `adapter/` (peft's
+    format; `vjepa2 merge-adapter` puts them into another model) and merged into `model/`.
 
     **Examples**
 
@@ -74,6 +76,7 @@ def train_probe(
     vjepa2 train-probe --train train.csv --val val.csv --test test.csv -m vitl-ssv2 -o runs/p
     vjepa2 train-probe --data labels.csv -m vitl -o runs/paper --recipe paper
     vjepa2 train-probe --data labels.csv -m vitl -o runs/p --epochs 20 --lr 1e-4 --batch-size 8
+    vjepa2 train-probe --data labels.csv -m vitl -o runs/lora --lora-rank 8 --lr 1e-4
     vjepa2 train-probe ... --resume --epochs 10 --allow-change epochs
     ```
     """

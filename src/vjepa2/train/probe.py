@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ from vjepa2.models.classifier import AttentiveClassifier
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
 from vjepa2.models.vjepa2_1 import VJEPA21ForVideoClassification, VJEPA21Model
 from vjepa2.runtime import parse_dtype
-from vjepa2.train import probe_report
+from vjepa2.train import lora, probe_report
 from vjepa2.train.features import FeatureCache, read_failures
 from vjepa2.train.loop import LoopPlan, run_epochs
 from vjepa2.train.optim import param_groups, set_lr, warmup_cosine
@@ -58,7 +59,7 @@ __all__ = ["RECIPES", "ProbeSettings", "export_classifier", "train_probe"]
 log = logging.getLogger("vjepa2.train")
 
 RUN_FILES = ("run.json", "settings.json", "checkpoints", "tb", "features", "metrics.json",
-             "confusion_matrix.png", "training_curves.png", "model")  # fmt: skip
+             "confusion_matrix.png", "training_curves.png", "model", "adapter")  # fmt: skip
 RUN_MARKERS = ("run.json", "settings.json", "checkpoints/latest.pt", "metrics.json")
 
 
@@ -122,6 +123,8 @@ class ProbeRun:
     source: CachedFeatures | OnlineFeatures
     val_cache: FeatureCache
     test_cache: FeatureCache
+    lora: nn.Module | None = None
+    rebuild_cache: Callable[[str], FeatureCache] | None = None
     state: RunState = field(default_factory=RunState)
     history: list[dict] = field(default_factory=list)
     losses: list[tuple[int, float]] = field(default_factory=list)
@@ -139,9 +142,19 @@ class ProbeRun:
         save_atomic({
             "probes": self.probes.state_dict(), "optimizer": self.optimizer.state_dict(),
             "encoder": self.encoder.state_dict() if self.settings.unfreeze else None,
+            "adapter": lora.adapter_state(self.encoder) if self.lora is not None else None,
             "rng": rng_state(), **self.state.counters(), "history": self.history,
             "losses": self.losses,
         }, path)  # fmt: skip
+
+    def refresh_caches(self, *names: str) -> None:
+        """Encode the evaluation sets again with the encoder as trained so far (when it
+        trains; a frozen encoder's caches stay valid)."""
+        if self.rebuild_cache is None:
+            return
+        self.encoder.eval()
+        for name in names:
+            setattr(self, f"{name}_cache", self.rebuild_cache(name))
 
     def restore(self, path: Path) -> None:
         checkpoint = load_checkpoint(path)
@@ -149,6 +162,8 @@ class ProbeRun:
         self.optimizer.load_state_dict(checkpoint["optimizer"])
         if checkpoint.get("encoder") is not None:
             self.encoder.load_state_dict(checkpoint["encoder"])
+        if self.lora is not None:
+            lora.load_adapter_state(self.encoder, checkpoint["adapter"])
         set_rng_state(checkpoint["rng"])
         self.state = RunState(checkpoint["epoch"], checkpoint["position"], checkpoint["step"])
         self.history, self.losses = checkpoint["history"], checkpoint["losses"]
@@ -179,10 +194,11 @@ def open_run(
 def build_run(
     model: VJEPA2Model | VJEPA2ForVideoClassification,
     train: LabelledSet, val: LabelledSet, test: LabelledSet,
-    run_dir: Path, settings: ProbeSettings, progress: bool,
+    run_dir: Path, settings: ProbeSettings, progress: bool, model_name: str = "",
 ) -> ProbeRun:  # fmt: skip
-    """Feature caches (or the online source), the probes (from the classifier's head when it
-    fits) and their optimiser."""
+    """Feature caches (or the online source), the encoder's trainable part (``--unfreeze``,
+    ``--lora-rank``), the probes (from the classifier's head when it fits) and their
+    optimiser."""
     backbone, start_head = _split_backbone(model)
     encoder, config = backbone.encoder, backbone.config
     device = next(encoder.parameters()).device
@@ -203,11 +219,11 @@ def build_run(
 
     encoder.requires_grad_(False)
     val_cache, test_cache = cache("val", val, settings.views), cache("test", test, settings.views)
-    trainable = nn.ModuleList()
+    trainable, tuner = nn.ModuleList(), None
     if settings.cache:
         source = CachedFeatures(cache("train", train, 1))
     else:
-        trainable = _unfreeze(encoder, settings.unfreeze)
+        trainable, tuner = _train_encoder(encoder, settings, model_name)
         transform = None
         if settings.augment:
             transform = TrainTransform(spec.crop_size, scale=settings.augment_scale,
@@ -221,8 +237,31 @@ def build_run(
     groups += param_groups([trainable], settings.weight_decays[0], lr_scale=settings.lrs[0])
     opt_cls = torch.optim.AdamW if settings.optimizer == "adamw" else torch.optim.Adam
     optimizer = opt_cls(groups, lr=settings.lrs[0])
+
+    def rebuild(name: str) -> FeatureCache:
+        return cache(name, val if name == "val" else test, settings.views)
+
     return ProbeRun(settings, encoder, device, probes, optimizer, source, val_cache, test_cache,
+                    lora=tuner, rebuild_cache=rebuild if settings.trains_encoder else None,
                     timing=timing)  # fmt: skip
+
+
+def _train_encoder(
+    encoder: nn.Module, settings: ProbeSettings, model_name: str
+) -> tuple[nn.ModuleList, nn.Module | None]:
+    """What trains in the encoder: its last ``--unfreeze`` blocks, or LoRA adapters put into
+    every block (the adapter records its base model, a local path resolved); returns the
+    modules holding the trainable parameters and peft's LoRA tuner (or None)."""
+    encoder.gradient_checkpointing = settings.grad_checkpointing
+    if not settings.lora_rank:
+        return _unfreeze(encoder, settings.unfreeze), None
+    base = str(Path(model_name).resolve()) if model_name and Path(model_name).exists() else None
+    config = lora.lora_config(
+        settings.lora_rank, settings.lora_scale_alpha, settings.lora_dropout,
+        settings.lora_targets, base_model=base or model_name or None,
+    )  # fmt: skip
+    tuner = lora.add_lora(encoder, config)
+    return nn.ModuleList([encoder]), tuner  # the adapters: the encoder's only trainable part
 
 
 def make_probes(
@@ -259,12 +298,16 @@ def train_probe(
     Writes into ``run_dir``: ``run.json`` and ``settings.json`` (what the run is), ``tb/``
     (TensorBoard, when installed), ``checkpoints/latest.pt``, ``features/`` (caches),
     ``metrics.json``, ``confusion_matrix.png``, ``training_curves.png`` (when matplotlib is
-    installed) and ``model/`` (an HF-format VJEPA2ForVideoClassification). A folder that holds a
+    installed), ``model/`` (an HF-format VJEPA2ForVideoClassification) and, with LoRA,
+    ``adapter/`` (peft's format; the adapters are merged into ``model/``). A folder that holds a
     run is refused unless ``resume`` (continue it exactly) or ``overwrite`` (start again).
-    Returns the metrics.
+    With ``unfreeze`` or ``lora_rank`` the encoder of ``model`` trains in place (the adapters are
+    merged into it at the end). Returns the metrics.
     """
     run_dir = Path(run_dir)
     backbone, _ = _split_backbone(model)
+    if settings.lora_rank:
+        lora.require_peft()
     if len(train.id2label) < 2:
         log.warning("the training set has a single class (%s): every prediction is that class, "
                     "whatever the video", ", ".join(train.id2label.values()))  # fmt: skip
@@ -275,7 +318,7 @@ def train_probe(
     probe_report.check_plotting()
     tensorboard = tensorboard_available()
     torch.manual_seed(settings.seed)
-    run = build_run(model, train, val, test, run_dir, settings, progress)
+    run = build_run(model, train, val, test, run_dir, settings, progress, model_name)
     checkpoint_path = run_dir / "checkpoints" / "latest.pt"
     if resuming and checkpoint_path.exists():
         run.restore(checkpoint_path)
@@ -293,12 +336,13 @@ def train_epochs(run: ProbeRun, writer, checkpoint_path: Path, progress: bool) -
     ``accumulation`` batches; validate at the end of the epoch; checkpoint."""
     settings, state, probes = run.settings, run.state, run.probes
     total_steps = run.steps_per_epoch * settings.epochs
-    val_labels = torch.from_numpy(run.val_cache.labels[run.val_cache.valid_rows])
     bar = tqdm(disable=True)
 
     def batches(epoch: int, start: int):
         nonlocal bar
         probes.train()
+        if settings.trains_encoder:
+            run.encoder.train()  # LoRA's dropout
         order = epoch_order(len(run.source), settings.seed, epoch)
         bar = tqdm(total=run.batches_per_epoch, initial=start, disable=not progress,
                    desc=f"epoch {epoch + 1}/{settings.epochs}", unit="batch")  # fmt: skip
@@ -329,6 +373,8 @@ def train_epochs(run: ProbeRun, writer, checkpoint_path: Path, progress: bool) -
     def end_epoch() -> None:
         run.optimizer.zero_grad(set_to_none=True)
         probes.eval()
+        run.refresh_caches("val")
+        val_labels = torch.from_numpy(run.val_cache.labels[run.val_cache.valid_rows])
         val_probs = evaluate(probes, run.val_cache, settings.encode_batch_size, run.device)
         val_metrics = [
             {"lr": lr, "weight_decay": wd, "top1": topk_accuracy(p, val_labels, 1),
@@ -351,9 +397,11 @@ def finish(
     run: ProbeRun, backbone: VJEPA2Model, train: LabelledSet, run_dir: Path, model_name: str,
     writer,
 ) -> dict[str, Any]:  # fmt: skip
-    """Test the probe that validated best, export it with the backbone as ``model/``, write
-    ``metrics.json`` and the plots; returns the metrics."""
+    """Test the probe that validated best, export it with the backbone as ``model/`` (LoRA
+    adapters saved in ``adapter/``, then merged into it), write ``metrics.json`` and the plots;
+    returns the metrics."""
     run.probes.eval()
+    run.refresh_caches("test")
     final_val = run.history[-1]["val"]
     best_index = max(range(len(final_val)), key=lambda i: final_val[i]["top1"])
     batch_size = run.settings.encode_batch_size
@@ -378,6 +426,9 @@ def finish(
     writer.add_scalar("test/top1", metrics["test"]["top1"], run.state.step)
     writer.add_scalar("test/top5", metrics["test"]["top5"], run.state.step)
     writer.close()
+    if run.lora is not None:
+        lora.save_adapter(run.lora, run_dir / "adapter")
+        lora.merge_lora(run.lora)
     exported = export_classifier(backbone, run.probes[best_index], run.settings, train.id2label)
     save_model(exported, run_dir / "model")
     probe_report.write(run_dir, metrics, run.losses, test_probs, test_labels, train.id2label)
@@ -417,14 +468,12 @@ def _compatible(head: AttentiveClassifier, probe: AttentiveClassifier) -> bool:
 
 
 def _unfreeze(encoder: nn.Module, blocks: int) -> nn.ModuleList:
-    """Make the last ``blocks`` blocks and the final norm (2.1: the last level's) trainable
-    (with checkpointing)."""
+    """Make the last ``blocks`` blocks and the final norm (2.1: the last level's) trainable."""
+    if not blocks:
+        return nn.ModuleList()
     norm = encoder.norms_block[-1] if hasattr(encoder, "norms_block") else encoder.norm
     trainable = nn.ModuleList([*encoder.blocks[len(encoder.blocks) - blocks :], norm])
-    if blocks:
-        for param in trainable.parameters():
-            param.requires_grad_(True)
-        encoder.gradient_checkpointing = True
+    trainable.requires_grad_(True)
     return trainable
 
 

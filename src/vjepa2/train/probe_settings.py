@@ -10,6 +10,7 @@ from typing import Any
 
 from vjepa2.errors import UsageError
 from vjepa2.runtime import DEFAULT_WORKERS, DTYPES
+from vjepa2.train.lora import target_pattern
 from vjepa2.train.options import option
 
 log = logging.getLogger("vjepa2.train")
@@ -36,6 +37,13 @@ def parse_floats(text: str | None) -> tuple[float, ...] | None:
     if not values or any(v < 0 for v in values):
         raise UsageError(f"expected non-negative numbers, got {text!r}")
     return values
+
+
+def parse_names(text: str | None) -> tuple[str, ...] | None:
+    """``"qkv,proj"`` -> ``("qkv", "proj")``; ``None`` stays ``None`` (the default)."""
+    if text is None:
+        return None
+    return tuple(name.strip() for name in text.split(",") if name.strip())
 
 
 # The recipe sets these unless the command line does: their CLI default is None.
@@ -91,6 +99,26 @@ class ProbeSettings:
         **RECIPE,
     )  # fmt: skip
     unfreeze: int = option(0, "Also train the last N encoder blocks (implies --no-cache).", min=0)
+    lora_rank: int = option(
+        0, "Also train LoRA adapters of this rank in every encoder block (0: off; implies "
+        "--no-cache; needs peft). The run saves them in adapter/ and merges them into model/.",
+        min=0,
+    )  # fmt: skip
+    lora_alpha: float | None = option(
+        None, "LoRA alpha: the adapters' output is scaled by alpha / rank (default: 2 x rank).",
+        min=0.0, min_open=True,
+    )  # fmt: skip
+    lora_dropout: float = option(0.0, "Dropout on the LoRA adapters' input while training.",
+                                 min=0.0)  # fmt: skip
+    lora_targets: tuple[str, ...] = option(
+        ("qkv", "proj"), "Layers of each block that get LoRA adapters, comma list of qkv, proj "
+        "(attention), fc1, fc2 (MLP); default qkv,proj.", cli_type=str | None, parse=parse_names,
+    )  # fmt: skip
+    grad_checkpointing: bool = option(
+        False, "Activation checkpointing in the encoder blocks when they train (--unfreeze, "
+        "--lora-rank): less memory for about a third more compute, the same gradients.",
+        resume="free",
+    )  # fmt: skip
     dtype: str = option("fp32", "Compute precision: fp32, bf16 or fp16 (autocast).",
                         choices=tuple(DTYPES))  # fmt: skip
     seed: int = option(0, "Seed for the split, init and data order.")
@@ -105,7 +133,8 @@ class ProbeSettings:
     @classmethod
     def from_recipe(cls, recipe: str = "card", **overrides: Any) -> ProbeSettings:
         """The recipe's settings with ``overrides`` (``None`` values keep the recipe's).
-        ``unfreeze`` implies the uncached path (the cache holds frozen features)."""
+        ``unfreeze`` and ``lora_rank`` imply the uncached path (the cache holds frozen
+        features)."""
         if recipe not in RECIPES:
             raise UsageError(f"--recipe {recipe!r}: choose from {', '.join(RECIPES)}")
         known = {f.name for f in fields(cls)}
@@ -113,9 +142,10 @@ class ProbeSettings:
         if unknown:
             raise TypeError(f"unknown probe settings: {', '.join(unknown)}")
         values = {**RECIPES[recipe], **{k: v for k, v in overrides.items() if v is not None}}
-        if values.get("unfreeze") and values.get("cache", True):
-            log.warning("--unfreeze trains encoder blocks, which the feature cache (frozen "
-                        "features) cannot: training with --no-cache")  # fmt: skip
+        trains = [f"--{n.replace('_', '-')}" for n in ("unfreeze", "lora_rank") if values.get(n)]
+        if trains and values.get("cache", True):
+            log.warning("%s trains the encoder, which the feature cache (frozen features) "
+                        "cannot: training with --no-cache", trains[0])  # fmt: skip
             values["cache"] = False
         settings = cls(recipe=recipe, **values)
         settings.validate()
@@ -127,10 +157,18 @@ class ProbeSettings:
             raise UsageError(f"optimizer must be adam or adamw, got {self.optimizer!r}")
         if self.schedule not in ("constant", "cosine"):
             raise UsageError(f"schedule must be constant or cosine, got {self.schedule!r}")
-        if self.unfreeze and self.cache:
-            raise UsageError("unfreezing encoder blocks needs the uncached path (--no-cache)")
-        if self.unfreeze and len(self.head_grid) > 1:
-            raise UsageError("unfreezing encoder blocks trains a single probe (one lr and wd)")
+        if self.trains_encoder and self.cache:
+            raise UsageError("training the encoder (--unfreeze, --lora-rank) needs the uncached "
+                             "path (--no-cache)")  # fmt: skip
+        if self.trains_encoder and len(self.head_grid) > 1:
+            raise UsageError("training the encoder (--unfreeze, --lora-rank) trains a single "
+                             "probe (one lr and wd)")  # fmt: skip
+        if self.unfreeze and self.lora_rank:
+            raise UsageError("--unfreeze and --lora-rank are alternatives: give one of them")
+        if self.lora_rank:
+            target_pattern(self.lora_targets)
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise UsageError(f"--lora-dropout is a probability in [0, 1), got {self.lora_dropout}")
         if not 0.0 <= self.flip <= 1.0:
             raise UsageError(f"--flip is a probability in [0, 1], got {self.flip}")
         if min(self.epochs, self.batch_size, self.accumulation) < 1:
@@ -139,6 +177,16 @@ class ProbeSettings:
             raise UsageError(f"--views {self.views}: 1 (centre crop) or 3 (three crops)")
         if not self.lrs or not self.weight_decays:
             raise UsageError("give at least one --lr and one --weight-decay")
+
+    @property
+    def trains_encoder(self) -> bool:
+        """Whether encoder weights train with the probe (``--unfreeze`` or ``--lora-rank``)."""
+        return bool(self.unfreeze or self.lora_rank)
+
+    @property
+    def lora_scale_alpha(self) -> float:
+        """LoRA's alpha: as given, else twice the rank."""
+        return 2.0 * self.lora_rank if self.lora_alpha is None else self.lora_alpha
 
     @property
     def head_grid(self) -> list[tuple[float, float]]:
