@@ -80,6 +80,23 @@ def test_resume_refuses_other_settings_and_names_them(tmp_path):
         _folder(tmp_path, Opts(epochs=9)).check_identity(Opts)
 
 
+@dataclass
+class NewerOpts(Opts):
+    """`Opts` after a release added two options."""
+
+    rank: int = option(0, "rank")
+    targets: tuple[str, ...] = option(("qkv", "proj"), "targets")
+
+
+def test_a_run_made_before_an_option_existed_resumes_at_its_default(tmp_path):
+    _folder(tmp_path).write_identity()  # run.json without rank/targets
+    _folder(tmp_path, NewerOpts()).check_identity(NewerOpts)
+    with pytest.raises(UsageError, match=r"rank: 0 -> 4"):
+        _folder(tmp_path, NewerOpts(rank=4)).check_identity(NewerOpts)
+    with pytest.raises(UsageError, match=r"targets: \['qkv', 'proj'\] -> \['qkv'\]"):
+        _folder(tmp_path, NewerOpts(targets=("qkv",))).check_identity(NewerOpts)
+
+
 def test_a_torn_metrics_line_is_tolerated_and_the_rewrite_is_atomic(tmp_path):
     path = tmp_path / "metrics.jsonl"
     lines = [json.dumps({"step": s, "loss": 1.0 / s}) for s in range(1, 8)]

@@ -77,9 +77,22 @@ def resume_differences(
         policy = field.metadata.get("resume", "fixed")
         if policy == "free" or field.name not in current:
             continue
-        if saved.get(field.name) != current[field.name]:
-            differences.append((field.name, policy, saved.get(field.name), current[field.name]))
+        # A field the saved run lacks is an option added since: that run had its default.
+        old = saved[field.name] if field.name in saved else _default_json(field)
+        if old != current[field.name]:
+            differences.append((field.name, policy, old, current[field.name]))
     return differences
+
+
+def _default_json(field: dataclasses.Field) -> Any:
+    """A field's default as a JSON value (as `options_json` writes it); None without one."""
+    if field.default is not dataclasses.MISSING:
+        default = field.default
+    elif field.default_factory is not dataclasses.MISSING:
+        default = field.default_factory()
+    else:
+        return None
+    return json.loads(json.dumps(default, default=str))
 
 
 def refuse_changes(
