@@ -11,6 +11,7 @@ from vjepa2.cli import common
 from vjepa2.cli.app import app
 from vjepa2.inference.embed import POOL_CHOICES, embed_videos
 from vjepa2.inference.records import RECORDS, EmbedFolderError
+from vjepa2.inference.shards import merge_records, rank_device, resolve_shard
 
 
 @app.command(no_args_is_help=True)
@@ -19,7 +20,7 @@ def embed(
         list[Path] | None,
         typer.Argument(help="Video or image files and/or folders (searched recursively)."),
     ] = None,
-    model: common.Model = ...,
+    model: common.Model = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = ...,
     list_file: Annotated[
         Path | None, typer.Option("--list", help="A text file with one video path per line.")
@@ -47,6 +48,20 @@ def embed(
     ] = "fp32",
     checkpoint_key: common.CheckpointKey = "encoder",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            help="I/N: embed shard I of N only (processes launched by hand, e.g. a SLURM "
+            "array); the last shard to finish merges the records. Under torchrun every rank "
+            "takes its shard by itself."
+        ),
+    ] = None,
+    merge_only: Annotated[
+        bool,
+        typer.Option(
+            "--merge-only", help="Merge the records that sharded runs left in --out, and exit."
+        ),
+    ] = False,
 ) -> None:
     """Embed videos with a V-JEPA 2 encoder.
 
@@ -67,24 +82,34 @@ def embed(
     vjepa2 embed --list files.txt -m facebook/vjepa2-vitg-fpc64-384 -o emb/ --pool both
     vjepa2 embed long.mp4 -m vitl -o emb/ --stride 32      # one vector per 32 frames
     vjepa2 embed clips/ -m vitl-ssv2 -o emb/ --segments 2 --views 3 --dtype bf16
+    torchrun --nproc_per_node 4 -m vjepa2 embed videos/ -m vitl -o emb/   # 4 shards, 1 bar
+    vjepa2 embed videos/ -m vitl -o emb/ --shard $SLURM_ARRAY_TASK_ID/16  # shard by hand
     ```
     """
+    if merge_only:
+        typer.echo(f"{merge_records(out)} records merged into {out / RECORDS}")
+        return
+    if model is None:
+        raise typer.BadParameter("give the model to embed with", param_hint="--model")
+    job_shard = resolve_shard(shard)
     if pool not in POOL_CHOICES:
         raise typer.BadParameter(f"choose one of {', '.join(POOL_CHOICES)}", param_hint="--pool")
     if save_dtype not in ("fp32", "fp16"):
         raise typer.BadParameter("choose fp32 or fp16", param_hint="--save-dtype")
     videos = common.gather_inputs(inputs, list_file)
     compute_dtype = common.parse_dtype(dtype)
-    net, target = common.load_model(model, device, checkpoint_key)
+    net, target = common.load_model(model, rank_device(device), checkpoint_key)
     spec = common.clip_spec(net.config, frames, frame_step, fps, segments, views, window, stride)
     try:
         summary = embed_videos(
             net, videos, out, spec, pool=pool, batch_size=batch_size, workers=workers,
             dtype=compute_dtype, save_dtype=common.parse_dtype(save_dtype), model_name=model,
-            progress=not quiet,
+            progress=not quiet, shard=job_shard,
         )  # fmt: skip
     except EmbedFolderError as err:
         raise typer.BadParameter(str(err), param_hint="--out") from err
+    if not job_shard.reports:
+        return
     typer.echo(
         f"{summary.done} embedded, {summary.failed} failed, {summary.skipped} already done "
         f"({summary.videos_per_second:.2f} videos/s on {target}); "

@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import save_file
-from tqdm import tqdm
 
 from vjepa2.data.clip_pipeline import ClipSpec, clips_from_frames, read_clips, video_key
 from vjepa2.data.loader import UnreadableVideo, iterate_clips
 from vjepa2.files import atomic_write, share_like_new_files
-from vjepa2.inference.records import EmbedRecords, claim_folder, file_identity, weights_fingerprint
+from vjepa2.inference.records import claim_folder, file_identity, weights_fingerprint
 from vjepa2.inference.runner import Forward, VideoClips, batched_outputs, video_outputs
+from vjepa2.inference.shards import Shard, ShardRun
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
 
 POOL_CHOICES = ("mean", "none", "both")
@@ -164,8 +164,12 @@ def embed_videos(
     save_dtype: torch.dtype = torch.float32,
     model_name: str = "",
     progress: bool = True,
+    shard: Shard | None = None,
 ) -> EmbedSummary:
     """Embed many videos into ``out_dir``, skipping those a previous run finished.
+
+    With a ``shard`` (see `vjepa2.inference.shards`), only that shard of ``paths`` is embedded
+    and the shards' records are merged when the job is done.
 
     Bad files are recorded with their reason and the run goes on. A folder made with another
     model or other settings is refused (`EmbedFolderError`). Sliding windows are embedded in
@@ -178,13 +182,14 @@ def embed_videos(
     out_dir.mkdir(parents=True, exist_ok=True)
     claim_folder(out_dir, run)
     job = _Job(out_dir, spec, pool, save_dtype, _grid(model, spec.frames, spec.crop_size), run)
-    records = EmbedRecords(out_dir)
-    todo = [os.fspath(p) for p in paths if not records.is_done(p)]
-    summary = EmbedSummary(skipped=len(paths) - len(todo))
+    shards = ShardRun(out_dir, shard)
+    records, mine = shards.records, shards.shard.take(paths)
+    todo = [os.fspath(p) for p in mine if not records.is_done(p)]
+    summary = EmbedSummary(skipped=len(mine) - len(todo))
     device = next(model.parameters()).device
     forward = embed_forward(model, tokens=pool != "mean")
     start = last = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="video", disable=not progress, dynamic_ncols=True)
+    bar = shards.progress(paths, len(todo), progress)
     items = iterate_clips(todo, spec, workers=workers, max_clips=batch_size)
     for video, out in video_outputs(items, forward, batch_size, device, dtype):
         now = time.perf_counter()
@@ -200,6 +205,6 @@ def embed_videos(
         bar.update(1)
         elapsed = time.perf_counter() - start
         bar.set_postfix(videos_s=f"{summary.done / elapsed:.2f}", failed=summary.failed)
-    bar.close()
+    shards.finish(summary)  # closes the bar
     summary.seconds = time.perf_counter() - start
     return summary
