@@ -169,3 +169,20 @@ def test_torchrun_two_ranks_equal_one_process_and_resume(videos, hf_model, tmp_p
     assert run.stdout.count("embedded") == 1, run.stdout
     assert "10 already done" in run.stdout, run.stdout
     assert "100%" in run.stderr  # one bar, for the whole job
+
+
+def test_torchrun_classify_prints_every_video_once_in_order(videos, tmp_path):
+    classifier = tmp_path / "classifier"
+    vjepa2.save(random_model(classifier=True, crop_size=32), classifier)
+    args = ["classify", videos, "-m", classifier, "--json", "--workers", 0]
+    alone = runner.invoke(app, [str(a) for a in args])
+    assert alone.exit_code == 0, alone.output
+    run = _torchrun(*args)
+    ours = [json.loads(line) for line in run.stdout.splitlines()]
+    theirs = [json.loads(line) for line in alone.output.splitlines()]
+    assert [r["path"] for r in ours] == [r["path"] for r in theirs] and len(ours) == VIDEOS
+    for a, b in zip(ours, theirs, strict=True):
+        assert [t["label"] for t in a["top_k"]] == [t["label"] for t in b["top_k"]]
+        assert [t["probability"] for t in a["top_k"]] == pytest.approx(
+            [t["probability"] for t in b["top_k"]], abs=1e-5
+        )
