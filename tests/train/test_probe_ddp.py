@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -100,7 +101,12 @@ def test_torchrun_two_processes_equal_one_and_resume_exactly(toy, tiny, tmp_path
     assert ours["test"] == theirs["test"] and ours["best_probe"] == theirs["best_probe"]
     probe = {d: load_file(d / "model" / "model.safetensors") for d in (ddp, single)}
     gap = max((probe[ddp][k] - v).abs().max().item() for k, v in probe[single].items())
-    print(f"DDP vs one process: max |probe weight diff| {gap:.2e}, "
-          f"max |train loss diff| {max(abs(a - b) for a, b in losses):.2e}")
+    print(
+        f"DDP vs one process: max |probe weight diff| {gap:.2e}, "
+        f"max |train loss diff| {max(abs(a - b) for a, b in losses):.2e}"
+    )
     assert gap <= TOLERANCE
-    assert not list(ddp.glob("records-*")) and (ddp / "checkpoints" / "latest.pt").exists()
+    checkpoint = torch.load(ddp / "checkpoints" / "latest.pt", weights_only=True)
+    assert checkpoint["step"] == 4 * 3  # 5 batches of 13 clips, a step every 2
+    assert all(np.load(ddp / "features" / split / "done.npy").all()  # every rank's shard in
+               for split in ("train", "val", "test"))  # fmt: skip
