@@ -9,7 +9,9 @@ import typer
 
 from vjepa2.cli import common
 from vjepa2.cli.app import app
+from vjepa2.errors import UsageError
 from vjepa2.inference.embed import POOL_CHOICES, embed_videos
+from vjepa2.inference.ray_engine import embed_videos_ray, require_ray
 from vjepa2.inference.records import RECORDS, EmbedFolderError
 from vjepa2.inference.shards import merge_records, rank_device, resolve_shard
 
@@ -56,6 +58,14 @@ def embed(
             "takes its shard by itself."
         ),
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="plain: this process (each rank under torchrun); ray: a Ray Data pipeline on "
+            "the cluster that RAY_ADDRESS names, else a local one, decoding on as many CPUs "
+            "as it has (pip install 'vjepa2[ray]')."
+        ),
+    ] = "plain",
     merge_only: Annotated[
         bool,
         typer.Option(
@@ -84,6 +94,7 @@ def embed(
     vjepa2 embed clips/ -m vitl-ssv2 -o emb/ --segments 2 --views 3 --dtype bf16
     torchrun --nproc_per_node 4 -m vjepa2 embed videos/ -m vitl -o emb/   # 4 shards, 1 bar
     vjepa2 embed videos/ -m vitl -o emb/ --shard $SLURM_ARRAY_TASK_ID/16  # shard by hand
+    RAY_ADDRESS=auto vjepa2 embed videos/ -m vitl -o /shared/emb --engine ray
     ```
     """
     if merge_only:
@@ -92,20 +103,30 @@ def embed(
     if model is None:
         raise typer.BadParameter("give the model to embed with", param_hint="--model")
     job_shard = resolve_shard(shard)
+    if engine not in ("plain", "ray"):
+        raise typer.BadParameter("choose plain or ray", param_hint="--engine")
+    if engine == "ray":
+        require_ray()
+        if job_shard.sharded:
+            raise UsageError("--engine ray spreads the work over the cluster itself: run one "
+                             "process, without torchrun or --shard")  # fmt: skip
     if pool not in POOL_CHOICES:
         raise typer.BadParameter(f"choose one of {', '.join(POOL_CHOICES)}", param_hint="--pool")
     if save_dtype not in ("fp32", "fp16"):
         raise typer.BadParameter("choose fp32 or fp16", param_hint="--save-dtype")
     videos = common.gather_inputs(inputs, list_file)
     compute_dtype = common.parse_dtype(dtype)
-    net, target = common.load_model(model, rank_device(device), checkpoint_key)
+    on = "cpu" if engine == "ray" else rank_device(device)  # Ray ships the model to its actors
+    net, target = common.load_model(model, on, checkpoint_key)
     spec = common.clip_spec(net.config, frames, frame_step, fps, segments, views, window, stride)
     try:
-        summary = embed_videos(
-            net, videos, out, spec, pool=pool, batch_size=batch_size, workers=workers,
-            dtype=compute_dtype, save_dtype=common.parse_dtype(save_dtype), model_name=model,
-            progress=not quiet, shard=job_shard,
-        )  # fmt: skip
+        options = dict(pool=pool, batch_size=batch_size, dtype=compute_dtype, model_name=model,
+                       save_dtype=common.parse_dtype(save_dtype), progress=not quiet)  # fmt: skip
+        if engine == "ray":
+            summary = embed_videos_ray(net, videos, out, spec, device=device, **options)
+        else:
+            summary = embed_videos(net, videos, out, spec, workers=workers, shard=job_shard,
+                                   **options)  # fmt: skip
     except EmbedFolderError as err:
         raise typer.BadParameter(str(err), param_hint="--out") from err
     if not job_shard.reports:
