@@ -6,7 +6,7 @@ against the plain path.
 
 Generates the videos and a random-init model once (in --workdir), then runs the real command
 lines as subprocesses, each into a fresh folder:
-- plain: ``vjepa2 embed`` in one process (all the CPU threads);
+- plain: ``vjepa2 embed`` in one process (all the CPU threads, and as many as one rank has);
 - torchrun: ``torchrun --nproc_per_node R -m vjepa2 embed`` (the threads split between ranks);
 - ray: ``vjepa2 embed --engine ray`` on a local instance.
 Reports the wall time of each command (start-up included), the videos/s the command prints
@@ -94,11 +94,15 @@ def main() -> None:
         results = {"plain, 1 process": run(
             [sys.executable, "-m", "vjepa2", *embed, "-o", f"{out}/plain"],
             args.threads, args.videos)}  # fmt: skip
+        per_rank = max(1, args.threads // args.ranks)
+        if per_rank != args.threads:  # the same threads per process as each rank has
+            results[f"plain, {per_rank} thread(s)"] = run(
+                [sys.executable, "-m", "vjepa2", *embed, "-o", f"{out}/plain-narrow"],
+                per_rank, args.videos)  # fmt: skip
         torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                     "--nproc_per_node", str(args.ranks), "-m", "vjepa2"]  # fmt: skip
         results[f"torchrun, {args.ranks} ranks"] = run(
-            [*torchrun, *embed, "-o", f"{out}/ranks"],
-            max(1, args.threads // args.ranks), args.videos)  # fmt: skip
+            [*torchrun, *embed, "-o", f"{out}/ranks"], per_rank, args.videos)  # fmt: skip
         if not args.no_ray:
             results["ray, local instance"] = run(
                 [sys.executable, "-m", "vjepa2", *embed, "-o", f"{out}/ray", "--engine", "ray"],

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -186,3 +188,42 @@ def test_torchrun_classify_prints_every_video_once_in_order(videos, tmp_path):
         assert [t["probability"] for t in a["top_k"]] == pytest.approx(
             [t["probability"] for t in b["top_k"]], abs=1e-5
         )
+
+
+def _rank_pids(launcher: int) -> dict[int, int]:
+    """RANK -> pid of the processes torchrun started (its children, by their environment)."""
+    pids = {}
+    children = Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split()
+    for pid in map(int, children):
+        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        rank = [int(v[5:]) for v in environ if v.startswith(b"RANK=")]
+        if rank:
+            pids[rank[0]] = pid
+    return pids
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the ranks in /proc")
+def test_torchrun_rank_killed_mid_run_then_rerun(videos, hf_model, tmp_path):
+    """SIGKILL rank 1 once some videos are done: torchrun stops the job; run it again: every
+    video once, the embeddings of one process."""
+    out, whole = tmp_path / "ddp", tmp_path / "whole"
+    slow = ["--segments", "4", "--views", "3", "--batch-size", "1", "--workers", "0"]
+    model = vjepa2.load(hf_model)
+    spec = ClipSpec.for_model(model.config, segments=4, views=3)
+    embed_videos(model, sorted(videos.iterdir()), whole, spec, workers=0, progress=False)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               "--nproc_per_node", "2", "-m", "vjepa2", "embed", str(videos), "-m",
+               str(hf_model), "-o", str(out), "-q", *slow]  # fmt: skip
+    launcher = subprocess.Popen(command, env=_env(), stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 180
+    while sum(len(p.read_bytes().splitlines()) for p in out.glob("records-*.jsonl")) < 3:
+        assert launcher.poll() is None and time.monotonic() < deadline, "no records in time"
+        time.sleep(0.05)
+    os.kill(_rank_pids(launcher.pid)[1], signal.SIGKILL)
+    assert launcher.wait(timeout=120) != 0
+    assert list(out.glob("records-*.jsonl")) and not (out / RECORDS).exists()  # not merged
+    _torchrun("embed", videos, "-m", hf_model, "-o", out, *slow)
+    assert no_parts(out)
+    assert_same_embeddings(out, whole)

@@ -85,9 +85,9 @@ class Shard:
         """This shard's inputs, in input order."""
         if not self.sharded:
             return list(paths)
-        keys = sorted({_resolved(p) for p in paths})
-        mine = set(keys[self.index :: self.count])
-        return [p for p in paths if _resolved(p) in mine]
+        resolved = [_resolved(p) for p in paths]
+        mine = set(sorted(set(resolved))[self.index :: self.count])
+        return [p for p, key in zip(paths, resolved, strict=True) if key in mine]
 
     def part(self, out_dir: Path) -> Path:
         """The file this shard appends its records to."""
@@ -145,8 +145,8 @@ def merge_records(out_dir: str | os.PathLike) -> int:
     the number of records taken from parts (0: nothing to merge). Call it when no shard is
     running into ``out_dir``."""
     out_dir = Path(out_dir)
-    if not out_dir.is_dir():
-        return 0
+    if not out_dir.is_dir() or not (_parts(out_dir) or list(out_dir.glob(MARKERS))):
+        return 0  # nothing to merge (and no lock file left in a folder never sharded)
     with _locked(out_dir):
         parts = _parts(out_dir)
         if parts:
