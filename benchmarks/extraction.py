@@ -10,7 +10,8 @@ lines as subprocesses, each into a fresh folder:
 - torchrun: ``torchrun --nproc_per_node R -m vjepa2 embed`` (the threads split between ranks);
 - ray: ``vjepa2 embed --engine ray`` on a local instance.
 Reports the wall time of each command (start-up included), the videos/s the command prints
-(its embedding loop, start-up excluded) and the ratios to the plain run.
+(its embedding loop, start-up excluded) and the ratios to the plain run with as many threads as
+one rank (or one Ray worker) has.
 """
 
 from __future__ import annotations
@@ -107,14 +108,16 @@ def main() -> None:
             results["ray, local instance"] = run(
                 [sys.executable, "-m", "vjepa2", *embed, "-o", f"{out}/ray", "--engine", "ray"],
                 args.threads, args.videos)  # fmt: skip
-    base = results["plain, 1 process"]
+    # The ratios compare processes with the same threads each (Ray gives its CPU workers one
+    # thread per CPU they hold, 1 here): the plain run with one rank's threads.
+    base = results.get(f"plain, {per_rank} thread(s)", results["plain, 1 process"])
     print(f"\n{args.videos} videos, {args.frames}x{args.size}px, {args.arch}, batch "
           f"{args.batch_size}, {args.device}, {args.threads} threads in all")  # fmt: skip
     print(f"{'':24}{'wall s':>8}{'videos/s':>10}{'wall ratio':>12}{'rate ratio':>12}")
     for name, r in results.items():
         print(f"{name:24}{r['wall']:8.1f}{r['rate']:10.2f}{base['wall'] / r['wall']:12.2f}"
               f"{r['rate'] / base['rate']:12.2f}")  # fmt: skip
-    print("ratios: > 1 is faster than the plain run")
+    print(f"ratios to the plain run with {per_rank} thread(s): > 1 is faster")
     print(machine())
 
 
