@@ -12,9 +12,8 @@ from rich.table import Table
 
 from vjepa2.cli import common
 from vjepa2.cli.app import app
-from vjepa2.inference.classify import classify_videos
+from vjepa2.inference.classify import CLASSIFIERS, classify_videos
 from vjepa2.inference.shards import gather, rank_device, resolve_shard
-from vjepa2.models import VJEPA2ForVideoClassification
 
 
 @app.command(no_args_is_help=True)
@@ -38,6 +37,7 @@ def classify(
         str | None,
         typer.Option(help="I/N: classify shard I of N only (processes launched by hand)."),
     ] = None,
+    compile_model: common.Compile = False,
 ) -> None:
     """Classify videos with a V-JEPA 2 classifier: the top-k labels with probabilities.
 
@@ -58,12 +58,13 @@ def classify(
     paths = common.gather_inputs(videos, None)
     order = {str(path): i for i, path in enumerate(paths)}
     net, _ = common.load_model(model, rank_device(device))
-    if not isinstance(net, VJEPA2ForVideoClassification):
+    if not isinstance(net, CLASSIFIERS):
         raise typer.BadParameter(
             "this checkpoint has no classifier head; use a classifier preset (see 'vjepa2 "
             "models') or a model trained with 'vjepa2 train-probe'",
             param_hint="--model",
         )
+    common.compile_encoder(net, compile_model)
     spec = common.clip_spec(net.config, frames, frame_step, fps, segments, views, None, None)
     predictions = classify_videos(
         net, job_shard.take(paths), spec, k=top_k, batch_size=batch_size, workers=workers,

@@ -34,6 +34,15 @@ def embed(
             "none: the token grid only; both."
         ),
     ] = "mean",
+    dense: Annotated[
+        bool,
+        typer.Option(
+            "--dense",
+            help="Also write the token grid `tokens` [S, V, T', H', W', D] (whatever --pool) and "
+            "`token_frames` [S, T', F] (the frames of each temporal step), the layout in each "
+            "record.",
+        ),
+    ] = False,
     frames: common.Frames = None,
     frame_step: common.FrameStep = None,
     fps: common.Fps = None,
@@ -50,6 +59,7 @@ def embed(
     ] = "fp32",
     checkpoint_key: common.CheckpointKey = "encoder",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    compile_model: common.Compile = False,
     shard: Annotated[
         str | None,
         typer.Option(
@@ -73,12 +83,16 @@ def embed(
         ),
     ] = False,
 ) -> None:
-    """Embed videos with a V-JEPA 2 encoder.
+    """Embed videos and images with a V-JEPA 2 or 2.1 encoder.
 
-    Writes `OUT/<name>-<hash>.safetensors` per video (an image is a one-frame video), with
-    tensors `pooled` [S, V, D] and/or `tokens` [S, V, T', H', W', D], the frame `indices` and
-    the clip `starts`/`ends` in seconds (S clips, V views); `OUT/records.jsonl` (path, status,
-    error, output, frames, seconds) and `OUT/run.json` (the model and settings).
+    Writes `OUT/<name>-<hash>.safetensors` per file, with tensors `pooled` [S, V, D] and/or
+    `tokens` [S, V, T', H', W', D] (the dense grid: T' steps of 2 frames, H' x W' patches of
+    16 px), the frame `indices` and the clip `starts`/`ends` in seconds (S clips, V views);
+    `OUT/records.jsonl` (path, status, error, output, frames, seconds, modality) and
+    `OUT/run.json` (the model and settings).
+
+    Images: a V-JEPA 2.1 model embeds an image as one frame through its image path (T' = 1,
+    S = 1); a V-JEPA 2 model has none and embeds it as a static clip (the frame repeated).
 
     Running again skips videos already embedded (the same file: resolved path, size and
     modification time), so a stopped run resumes. Another model or other settings into the
@@ -95,6 +109,7 @@ def embed(
     torchrun --nproc_per_node 4 -m vjepa2 embed videos/ -m vitl -o emb/   # 4 shards, 1 bar
     vjepa2 embed videos/ -m vitl -o emb/ --shard $SLURM_ARRAY_TASK_ID/16  # shard by hand
     RAY_ADDRESS=auto vjepa2 embed videos/ -m vitl -o /shared/emb --engine ray
+    vjepa2 embed photos/ -m vitl-2.1 -o emb/ --dense      # images and videos, token grids
     ```
     """
     if merge_only:
@@ -118,15 +133,17 @@ def embed(
     compute_dtype = common.parse_dtype(dtype)
     on = "cpu" if engine == "ray" else rank_device(device)  # Ray ships the model to its actors
     net, target = common.load_model(model, on, checkpoint_key)
+    common.compile_encoder(net, compile_model)
     spec = common.clip_spec(net.config, frames, frame_step, fps, segments, views, window, stride)
     try:
         options = dict(pool=pool, batch_size=batch_size, dtype=compute_dtype, model_name=model,
                        save_dtype=common.parse_dtype(save_dtype), progress=not quiet)  # fmt: skip
         if engine == "ray":
-            summary = embed_videos_ray(net, videos, out, spec, device=device, **options)
+            summary = embed_videos_ray(net, videos, out, spec, dense=dense, device=device,
+                                       **options)  # fmt: skip
         else:
-            summary = embed_videos(net, videos, out, spec, workers=workers, shard=job_shard,
-                                   **options)  # fmt: skip
+            summary = embed_videos(net, videos, out, spec, dense=dense, workers=workers,
+                                   shard=job_shard, **options)  # fmt: skip
     except EmbedFolderError as err:
         raise typer.BadParameter(str(err), param_hint="--out") from err
     if not job_shard.reports:

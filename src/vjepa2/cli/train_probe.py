@@ -54,6 +54,7 @@ def train_probe(
         str, typer.Option(help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps.")
     ] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    compile_model: common.Compile = False,
 ) -> None:
     """Train a video classifier: a frozen V-JEPA 2 backbone with an attentive probe.
 
@@ -84,6 +85,7 @@ def train_probe(
     group, target = init_distributed(device)  # torchrun: the process group, this rank's device
     net, _ = common.load_model(model, str(target))
     check_frames(settings.frames, net.config.tubelet_size)
+    common.compile_encoder(net, compile_model)
     echo = typer.echo if group.is_main else lambda _: None
     echo(
         f"{len(train_set)} train / {len(val_set)} val / {len(test_set)} test videos, "

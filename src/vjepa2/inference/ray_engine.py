@@ -28,8 +28,17 @@ import torch
 
 from vjepa2.data.clip_pipeline import Clips, ClipSpec
 from vjepa2.data.loader import ClipDataset, UnreadableVideo
+from vjepa2.data.manifest import is_image_file
 from vjepa2.errors import UsageError
-from vjepa2.inference.embed import EmbedSummary, _grid, _Job, _save, embed_forward, embed_run
+from vjepa2.inference.embed import (
+    EmbedSummary,
+    _grid,
+    _Job,
+    _save,
+    embed_forward,
+    embed_run,
+    has_image_path,
+)
 from vjepa2.inference.records import claim_folder, file_identity
 from vjepa2.inference.runner import VideoClips, batched_outputs
 from vjepa2.inference.shards import ShardRun
@@ -74,7 +83,8 @@ class Encoder:
     def __init__(self, model: torch.nn.Module, job: _Job, batch_size: int, dtype: torch.dtype,
                  device: str) -> None:  # fmt: skip
         self.device = torch.device(device)
-        self.forward = embed_forward(model.to(self.device).eval(), tokens=job.pool != "mean")
+        tokens = job.pool != "mean" or job.dense
+        self.forward = embed_forward(model.to(self.device).eval(), tokens=tokens)
         self.job, self.batch_size, self.dtype = job, batch_size, dtype
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -119,6 +129,7 @@ def embed_videos_ray(
     spec: ClipSpec,
     *,
     pool: str = "mean",
+    dense: bool = False,
     batch_size: int = 8,
     dtype: torch.dtype = torch.float32,
     save_dtype: torch.dtype = torch.float32,
@@ -134,14 +145,18 @@ def embed_videos_ray(
     actors (default: one per GPU of the cluster, else one CPU actor); ``device``: ``cpu``
     keeps the actors off the GPUs.
     """
+    if has_image_path(model) and any(is_image_file(Path(p)) for p in paths):
+        raise UsageError("--engine ray embeds videos; images through V-JEPA 2.1's image path "
+                         "need the plain engine")  # fmt: skip
     ray = require_ray()
     if not ray.is_initialized():
         ray.init()
     out_dir = Path(out_dir)
-    run = embed_run(model, spec, pool, dtype, save_dtype, model_name)
+    run = embed_run(model, spec, pool, dtype, save_dtype, model_name, dense)
     out_dir.mkdir(parents=True, exist_ok=True)
     claim_folder(out_dir, run)
-    job = _Job(out_dir, spec, pool, save_dtype, _grid(model, spec.frames, spec.crop_size), run)
+    grid = _grid(model, spec.frames, spec.crop_size)
+    job = _Job(out_dir, spec, pool, save_dtype, grid, run, dense=dense)
     shards = ShardRun(out_dir)
     todo = [os.fspath(p) for p in paths if not shards.records.is_done(p)]
     summary = EmbedSummary(skipped=len(paths) - len(todo))

@@ -135,6 +135,8 @@ def resolve_source(
                 f"the demo model is missing from this installation ({DEMO_DIR})"
             )
         return DEMO_DIR
+    if name in PRESETS and not get_preset(name).hub_id:  # no Hub mirror (V-JEPA 2.1)
+        return get_preset(name).find_file()
     if name in PRESETS:
         name = get_preset(name).hub_id
     if name.count("/") == 1 and not name.startswith((".", "/")):
@@ -189,6 +191,8 @@ def load(
     if own is not None:
         if classifier is not None:
             raise CheckpointError(f"{path}: a {own.model_type} model takes no classifier=")
+        if config is None and preset:
+            config = get_preset(preset).config()
         return own.load(path, config=config, dtype=dtype, device=device)
     if path.is_dir():
         if classifier is not None:
