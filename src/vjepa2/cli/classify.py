@@ -13,6 +13,7 @@ from rich.table import Table
 from vjepa2.cli import common
 from vjepa2.cli.app import app
 from vjepa2.inference.classify import CLASSIFIERS, classify_videos
+from vjepa2.inference.shards import gather, rank_device, resolve_shard
 
 
 @app.command(no_args_is_help=True)
@@ -32,6 +33,10 @@ def classify(
     workers: common.Workers = common.DEFAULT_WORKERS,
     device: common.Device = "auto",
     dtype: common.Dtype = "fp32",
+    shard: Annotated[
+        str | None,
+        typer.Option(help="I/N: classify shard I of N only (processes launched by hand)."),
+    ] = None,
     compile_model: common.Compile = False,
 ) -> None:
     """Classify videos with a V-JEPA 2 classifier: the top-k labels with probabilities.
@@ -46,10 +51,13 @@ def classify(
     vjepa2 classify clip.mp4 -m vitl-ssv2
     vjepa2 classify videos/ -m ./my-probe-run/model --top-k 3 --json
     vjepa2 classify clip.mp4 -m vitl-ssv2 --segments 2 --views 3
+    torchrun --nproc_per_node 4 -m vjepa2 classify videos/ -m vitl-ssv2 --json  # rank 0 prints
     ```
     """
+    job_shard = resolve_shard(shard)
     paths = common.gather_inputs(videos, None)
-    net, _ = common.load_model(model, device)
+    order = {str(path): i for i, path in enumerate(paths)}
+    net, _ = common.load_model(model, rank_device(device))
     if not isinstance(net, CLASSIFIERS):
         raise typer.BadParameter(
             "this checkpoint has no classifier head; use a classifier preset (see 'vjepa2 "
@@ -59,9 +67,12 @@ def classify(
     common.compile_encoder(net, compile_model)
     spec = common.clip_spec(net.config, frames, frame_step, fps, segments, views, None, None)
     predictions = classify_videos(
-        net, paths, spec, k=top_k, batch_size=batch_size, workers=workers,
+        net, job_shard.take(paths), spec, k=top_k, batch_size=batch_size, workers=workers,
         dtype=common.parse_dtype(dtype),
     )  # fmt: skip
+    predictions = gather(predictions, job_shard, key=lambda p: order[p.path])
+    if not job_shard.reports:
+        return
     table = Table(show_lines=False)
     table.add_column("video", overflow="fold")
     table.add_column("label", overflow="fold")

@@ -13,6 +13,7 @@ from vjepa2.cli.app import app
 from vjepa2.cli.options import options_command
 from vjepa2.cli.validate import check_device, check_frames
 from vjepa2.data.splits import labelled_splits
+from vjepa2.runtime import init_distributed
 from vjepa2.train import probe
 from vjepa2.train.probe_settings import ProbeSettings
 
@@ -78,22 +79,28 @@ def train_probe(
     vjepa2 train-probe --data labels.csv -m vitl -o runs/p --epochs 20 --lr 1e-4 --batch-size 8
     vjepa2 train-probe --data labels.csv -m vitl -o runs/lora --lora-rank 8 --lr 1e-4
     vjepa2 train-probe ... --resume --epochs 10 --allow-change epochs
+    torchrun --nproc_per_node 2 -m vjepa2 train-probe --data labels.csv -m vitl -o runs/p
     ```
     """
     settings = options
     check_device(device)
     train_set, val_set, test_set = labelled_splits(data, train, val, test, split, settings.seed)
-    net, target = common.load_model(model, device)
+    group, target = init_distributed(device)  # torchrun: the process group, this rank's device
+    net, _ = common.load_model(model, str(target))
     check_frames(settings.frames, net.config.tubelet_size)
     common.compile_encoder(net, compile_model)
-    typer.echo(
+    echo = typer.echo if group.is_main else lambda _: None
+    echo(
         f"{len(train_set)} train / {len(val_set)} val / {len(test_set)} test videos, "
         f"{len(train_set.id2label)} classes, {len(settings.head_grid)} probe(s), on {target}"
     )
     metrics = probe.train_probe(
         net, train_set, val_set, test_set, out, settings, model_name=model, resume=resume,
-        overwrite=overwrite, allow_change=tuple(allow_change or ()), progress=not quiet,
+        overwrite=overwrite, allow_change=tuple(allow_change or ()),
+        progress=not quiet and group.is_main,
     )  # fmt: skip
+    if not group.is_main:
+        return
     for epoch in metrics["history"]:
         typer.echo(f"epoch {epoch['epoch']}: train loss {epoch['train_loss']:.4f}, "
                    f"val top-1 {epoch['best_val_top1']:.3f}")  # fmt: skip

@@ -31,15 +31,15 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors.torch import save_file
-from tqdm import tqdm
 
 from vjepa2.data.clip_pipeline import ClipSpec, clips_from_frames, read_clips, video_key
 from vjepa2.data.loader import UnreadableVideo, iterate_clips
 from vjepa2.data.manifest import is_image_file
 from vjepa2.files import atomic_write, share_like_new_files
 from vjepa2.inference.classify import CLASSIFIERS
-from vjepa2.inference.records import EmbedRecords, claim_folder, file_identity, weights_fingerprint
+from vjepa2.inference.records import claim_folder, file_identity, weights_fingerprint
 from vjepa2.inference.runner import Forward, VideoClips, batched_outputs, video_outputs
+from vjepa2.inference.shards import Shard, ShardRun
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
 
 POOL_CHOICES = ("mean", "none", "both")
@@ -219,8 +219,12 @@ def embed_videos(
     save_dtype: torch.dtype = torch.float32,
     model_name: str = "",
     progress: bool = True,
+    shard: Shard | None = None,
 ) -> EmbedSummary:
     """Embed many videos (and images) into ``out_dir``, skipping those a previous run finished.
+
+    With a ``shard`` (see `vjepa2.inference.shards`), only that shard of ``paths`` is embedded
+    and the shards' records are merged when the job is done.
 
     ``dense`` writes the token grid ``tokens`` (whatever ``pool``) and ``token_frames``, with
     the layout in each record. Images go through the model's image path when it has one (see
@@ -235,13 +239,14 @@ def embed_videos(
     run = embed_run(model, spec, pool, dtype, save_dtype, model_name, dense)
     out_dir.mkdir(parents=True, exist_ok=True)
     claim_folder(out_dir, run)
-    records = EmbedRecords(out_dir)
-    todo = [os.fspath(p) for p in paths if not records.is_done(p)]
-    summary = EmbedSummary(skipped=len(paths) - len(todo))
+    shards = ShardRun(out_dir, shard)
+    records, mine = shards.records, shards.shard.take(paths)
+    todo = [os.fspath(p) for p in mine if not records.is_done(p)]
+    summary = EmbedSummary(skipped=len(mine) - len(todo))
     device = next(model.parameters()).device
     forward = embed_forward(model, tokens=pool != "mean" or dense)
     start = time.perf_counter()
-    bar = tqdm(total=len(todo), unit="video", disable=not progress, dynamic_ncols=True)
+    bar = shards.progress(paths, len(todo), progress)
     for modality, group in _by_modality(todo, has_image_path(model)):
         group_spec = image_spec(spec) if modality == IMAGE else spec
         grid = _grid(model, group_spec.frames, group_spec.crop_size)
@@ -254,7 +259,7 @@ def embed_videos(
             last = now
             bar.update(1)
             bar.set_postfix(videos_s=f"{summary.done / (now - start):.2f}", failed=summary.failed)
-    bar.close()
+    shards.finish(summary)  # closes the bar
     summary.seconds = time.perf_counter() - start
     return summary
 

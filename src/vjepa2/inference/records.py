@@ -89,20 +89,28 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def read_records(path: Path) -> dict[str, dict[str, Any]]:
+    """The records of a JSON-lines file keyed by resolved input path, the last one of a file
+    winning; torn lines (a kill mid-write) are skipped. Empty when there is no file."""
+    records: dict[str, dict[str, Any]] = {}
+    if not path.exists():
+        return records
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line torn by a kill mid-write
+        if isinstance(record, dict) and isinstance(record.get("resolved"), str):
+            records[record["resolved"]] = record
+    return records
+
+
 class EmbedRecords:
     """Records of a folder's ``records.jsonl``, keyed by the input's resolved path."""
 
     def __init__(self, out_dir: str | os.PathLike) -> None:
         self.path = Path(out_dir) / RECORDS
-        self.records: dict[str, dict[str, Any]] = {}
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # a line torn by a kill mid-write
-                if isinstance(record, dict) and isinstance(record.get("resolved"), str):
-                    self.records[record["resolved"]] = record
+        self.records: dict[str, dict[str, Any]] = read_records(self.path)
 
     def is_done(self, path: str | os.PathLike) -> bool:
         """The same file (resolved path, size, mtime) succeeded before and its output is still

@@ -7,14 +7,18 @@ Layout of a cache folder:
 - ``failures.jsonl``: videos that could not be decoded, with the reason;
 - ``meta.json``: what the cache was built from (model fingerprint, clip spec, shape), checked
   before reuse; a killed build resumes on the rows not yet done.
+
+Several processes may build one cache together, each encoding its shard of the rows (see
+`vjepa2.train.ddp`): the rows written are marked in ``done.npy`` under a file lock.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -76,8 +80,15 @@ class FeatureCache:
         storage: str = "fp16",
         progress: bool = True,
         description: str = "caching features",
+        shard: tuple[int, int] = (0, 1),
+        sync: Callable[[], None] | None = None,
     ) -> FeatureCache:
-        """Encode every example once (or finish an interrupted build) and return the cache."""
+        """Encode every example once (or finish an interrupted build) and return the cache.
+
+        With ``shard=(i, n)`` this process encodes every n-th row to do from the i-th; shard 0
+        prepares the folder, then ``sync()`` (a barrier of the n processes) runs; the returned
+        cache holds the other shards' rows once they are done too.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         grid = encoder.token_grid((1, spec.frames, 3, spec.crop_size, spec.crop_size))
@@ -90,10 +101,13 @@ class FeatureCache:
             "shape": list(shape),
             "storage": storage,
         }
-        if not _matches(directory, meta):
+        if shard[0] == 0 and not _matches(directory, meta):
             _start(directory, meta, shape, examples, NUMPY_DTYPES[storage])
+        if sync is not None:
+            sync()
         done = np.load(directory / "done.npy")
         todo = np.flatnonzero(~done & ~_failed_rows(directory, len(examples)))
+        todo = todo[shard[0] :: shard[1]]
         if len(todo):
             tokens = np.load(directory / "tokens.npy", mmap_mode="r+")
             device = next(encoder.parameters()).device
@@ -102,16 +116,18 @@ class FeatureCache:
             bar = tqdm(total=len(todo), desc=description, unit="video", disable=not progress)
             forward = lambda pixels: {"tokens": encoder(pixels)}  # noqa: E731
             outputs = video_outputs(items, forward, batch_size, device, dtype)
+            fresh: list[int] = []  # rows written since the last flush
             for written, (row, (video, out)) in enumerate(zip(todo, outputs, strict=True), 1):
                 if out is None:
                     _record_failure(directory, int(row), video)
                 else:
                     segments = concat_segments(out["tokens"], video.num_segments, video.views)
                     tokens[row] = segments.numpy()
-                    done[row] = True
+                    fresh.append(int(row))
                 if written % 64 == 0 or written == len(todo):
                     tokens.flush()
-                    _save_atomic_npy(directory / "done.npy", done)
+                    _mark_done(directory, fresh)
+                    fresh = []
                 bar.update(1)
             bar.close()
             del tokens
@@ -135,6 +151,19 @@ def _start(directory: Path, meta: dict, shape, examples: Sequence[Example], dtyp
 def _save_atomic_npy(path: Path, array: np.ndarray) -> None:
     with atomic_write(path) as tmp, open(tmp, "wb") as f:  # a file: np.save would add ".npy"
         np.save(f, array)
+
+
+def _mark_done(directory: Path, rows: list[int]) -> None:
+    """Set ``rows`` in ``done.npy``, read and rewritten under a lock (other processes may be
+    marking their rows)."""
+    with open(directory / ".done.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            done = np.load(directory / "done.npy")
+            done[rows] = True
+            _save_atomic_npy(directory / "done.npy", done)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _record_failure(directory: Path, row: int, item: UnreadableVideo) -> None:

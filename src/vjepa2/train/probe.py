@@ -43,6 +43,15 @@ from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
 from vjepa2.models.vjepa2_1 import VJEPA21ForVideoClassification, VJEPA21Model
 from vjepa2.runtime import parse_dtype
 from vjepa2.train import lora, probe_report
+from vjepa2.train.ddp import (
+    batch_loss,
+    build_cache,
+    local_loss,
+    on_main,
+    process_group,
+    reduce_gradients,
+    training_source,
+)
 from vjepa2.train.features import FeatureCache, read_failures
 from vjepa2.train.loop import LoopPlan, run_epochs
 from vjepa2.train.optim import param_groups, set_lr, warmup_cosine
@@ -139,6 +148,8 @@ class ProbeRun:
         return -(-self.batches_per_epoch // self.settings.accumulation)
 
     def save(self, path: Path) -> None:
+        if not process_group().is_main:
+            return
         save_atomic({
             "probes": self.probes.state_dict(), "optimizer": self.optimizer.state_dict(),
             "encoder": self.encoder.state_dict() if self.settings.unfreeze else None,
@@ -185,7 +196,8 @@ def open_run(
                  for name, subset in zip(("train", "val", "test"), data, strict=True)},
         "model_source": model_name,
     }  # fmt: skip
-    resuming = folder.open(resume=resume, overwrite=overwrite)
+    resuming = folder.open(resume=resume, overwrite=overwrite, main=process_group().is_main)
+    process_group().barrier()  # every process has looked at the folder before rank 0 writes
     if resuming:
         folder.check_identity(ProbeSettings, allow_change, legacy_options="settings.json")
     return folder, resuming
@@ -209,7 +221,7 @@ def build_run(
 
     def cache(name: str, data: LabelledSet, views: int) -> FeatureCache:
         begin = time.perf_counter()
-        built = FeatureCache.build(
+        built = build_cache(
             run_dir / "features" / name, encoder, data.examples, spec.with_(views=views),
             batch_size=settings.encode_batch_size, workers=settings.workers, dtype=dtype,
             storage=settings.cache_storage, progress=progress, description=f"features: {name}",
@@ -221,7 +233,7 @@ def build_run(
     val_cache, test_cache = cache("val", val, settings.views), cache("test", test, settings.views)
     trainable, tuner = nn.ModuleList(), None
     if settings.cache:
-        source = CachedFeatures(cache("train", train, 1))
+        source = training_source(CachedFeatures(cache("train", train, 1)))
     else:
         trainable, tuner = _train_encoder(encoder, settings, model_name)
         transform = None
@@ -322,13 +334,15 @@ def train_probe(
     checkpoint_path = run_dir / "checkpoints" / "latest.pt"
     if resuming and checkpoint_path.exists():
         run.restore(checkpoint_path)
-    folder.write_identity()  # set up without an error: the folder now holds this run
-    write_text_atomic(run_dir / "settings.json", json.dumps(options_json(settings), indent=1))
-    writer = summary_writer(run_dir / "tb", run.state.step, tensorboard)
+    main = process_group().is_main
+    if main:  # set up without an error: the folder now holds this run
+        folder.write_identity()
+        write_text_atomic(run_dir / "settings.json", json.dumps(options_json(settings), indent=1))
+    writer = summary_writer(run_dir / "tb", run.state.step, tensorboard and main)
     begin = time.perf_counter()
     train_epochs(run, writer, checkpoint_path, progress)
     run.timing["train_seconds"] = round(time.perf_counter() - begin, 3)
-    return finish(run, backbone, train, run_dir, model_name, writer)
+    return on_main(lambda: finish(run, backbone, train, run_dir, model_name, writer))
 
 
 def train_epochs(run: ProbeRun, writer, checkpoint_path: Path, progress: bool) -> None:
@@ -353,8 +367,8 @@ def train_epochs(run: ProbeRun, writer, checkpoint_path: Path, progress: bool) -
         tokens, labels = (t.to(run.device) for t in batch)
         logits = [probe(tokens[:, 0]) for probe in probes]  # training uses one view
         loss = sum(F.cross_entropy(lg.float(), labels) for lg in logits)
-        (loss / settings.accumulation).backward()
-        mean_loss = loss.item() / len(probes)
+        (local_loss(run.source, loss) / settings.accumulation).backward()
+        mean_loss = batch_loss(run.source, loss) / len(probes)
         bar.update(1)
         bar.set_postfix(loss=f"{mean_loss:.4f}")
         last = state.position == run.batches_per_epoch
@@ -362,6 +376,7 @@ def train_epochs(run: ProbeRun, writer, checkpoint_path: Path, progress: bool) -
             return False
         factor = lr_factor(settings, state.step, total_steps, run.steps_per_epoch)
         set_lr(run.optimizer, factor)
+        reduce_gradients(run.source, [probes])
         run.optimizer.step()
         run.optimizer.zero_grad(set_to_none=True)
         state.step += 1
