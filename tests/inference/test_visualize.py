@@ -186,11 +186,20 @@ def test_classify_explain_with_the_demo_model(videos, demo, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["a-2.mp4", "a-2.png", "a.mp4", "a.png"]
     # The pictures are those of the clips classify classified: its 2 segments of 16 frames.
     spec = ClipSpec.for_model(demo.config, segments=2)
-    expected, labels = attention_pictures(demo, read_clips(videos["signature"], spec).pixels[:, 0])
+    pixels = read_clips(videos["signature"], spec).pixels[:, 0]
+    expected, labels, peak = attention_pictures(demo, pixels)
     assert labels[0] in demo.id2label.values()
     written, _ = read_video(out / "a.mp4")
     assert written.shape == expected.shape == (32, SIZE, 2 * SIZE, 3)
     assert (written.int() - torch.from_numpy(expected).int()).abs().float().mean() < 3
     heat = torch.from_numpy(expected[..., SIZE:, :]).float()
     assert heat.std() > 5  # a live heat map, not a flat one
-    assert read_image(out / "a.png")[0].shape == (1, SIZE, 2 * SIZE, 3)
+    image = read_image(out / "a.png")[0][0]
+    assert (image.int() - torch.from_numpy(expected[peak]).int()).abs().float().mean() < 3
+    with torch.no_grad():  # the picture's brightest heat is at the most attended tubelet
+        weights = probe_attention(demo.head, demo.encoder(pixels)).mean(dim=(1, 2))
+    clip, token = divmod(int(weights.argmax()), weights.size(1))
+    assert peak == clip * 16 + token // 16 * 2  # 16 frames, 16 tokens per tubelet of 2 frames
+    row, col = divmod(token % 16, 4)
+    tile = expected[peak, row * 16 : row * 16 + 16, SIZE + col * 16 : SIZE + col * 16 + 16]
+    assert tile[..., 0].mean() > heat[..., 0].mean()  # red-yellow where the probe looks

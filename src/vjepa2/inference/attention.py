@@ -69,12 +69,14 @@ def attention_video(
     probe_head(model)
     spec = spec.with_(stride=spec.frames * spec.frame_step, segments=1, views=1)
     pixels = read_clips(path, spec, select=slice(0, max_clips)).pixels[:, 0]
-    return attention_pictures(model, pixels)
+    pictures, labels, _ = attention_pictures(model, pixels)
+    return pictures, labels
 
 
-def attention_pictures(model: nn.Module, pixels: torch.Tensor) -> tuple[np.ndarray, list[str]]:
+def attention_pictures(model: nn.Module, pixels: torch.Tensor) -> tuple[np.ndarray, list[str], int]:
     """`attention_video` of clips already read: pixels ``[S, T, 3, H, W]`` (normalised) ->
-    ``[S*T, H, 2W, 3]`` uint8 and the label predicted for each clip."""
+    ``[S*T, H, 2W, 3]`` uint8, the label predicted for each clip and the index of the frame
+    that holds the most attended tubelet of all."""
     head = probe_head(model)
     device = next(model.parameters()).device
     with torch.no_grad():
@@ -87,7 +89,10 @@ def attention_pictures(model: nn.Module, pixels: torch.Tensor) -> tuple[np.ndarr
     heat = colour_grid(colours, max(1, pixels.size(1) // grid[0]), tuple(pixels.shape[-2:]))
     blend = (0.45 * frames.float() + 0.55 * heat.float()).round().to(torch.uint8)
     names = getattr(model, "id2label", {})
-    return torch.cat([frames, blend], dim=2).numpy(), [names.get(i, str(i)) for i in labels]
+    clip, token = divmod(int(weights.argmax()), weights.size(1))
+    peak = clip * pixels.size(1) + token // (grid[1] * grid[2]) * (pixels.size(1) // grid[0])
+    pictures = torch.cat([frames, blend], dim=2).numpy()
+    return pictures, [names.get(i, str(i)) for i in labels], peak
 
 
 def explain_names(paths: Sequence[str | os.PathLike]) -> list[str]:
@@ -107,12 +112,12 @@ def explain_video(
     fps: float = 8.0,
 ) -> tuple[Path, Path]:  # fmt: skip
     """Write the attention maps of the clips ``spec`` classifies (every segment, its first view)
-    as ``out.mp4`` (frames beside their heat maps, clip after clip) and its middle frame as
-    ``out.png``; returns both paths."""
+    as ``out.mp4`` (frames beside their heat maps, clip after clip) and the frame holding the
+    most attended tubelet as ``out.png``; returns both paths."""
     pixels = read_clips(path, spec).pixels[:, 0]
-    pictures, _ = attention_pictures(model, pixels)
+    pictures, _, peak = attention_pictures(model, pixels)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     video = encode_video(out.with_name(out.name + ".mp4"), pictures, fps=fps)
-    image = encode_image(out.with_name(out.name + ".png"), pictures[len(pictures) // 2])
+    image = encode_image(out.with_name(out.name + ".png"), pictures[peak])
     return Path(video), image
