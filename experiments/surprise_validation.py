@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -89,6 +90,7 @@ class Scorer:
 
     def __init__(self, args: argparse.Namespace, folder: Path) -> None:
         self.args, self.folder = args, folder
+        self.errors: list[np.ndarray] = []  # the world model's per-token errors, [S, N] a clip
         self.wm = None if args.world_model is None else vjepa2.load(args.world_model).eval()
         if self.wm is None:
             self.model = vjepa2.load(args.model).eval()
@@ -96,31 +98,49 @@ class Scorer:
                                  crop_size=self.model.config.crop_size)  # fmt: skip
 
     def __call__(self, clip: dict[str, np.ndarray]) -> dict[str, list[SurpriseWindow]]:
-        base = self.world_model(clip) if self.wm is not None else self.masked(clip)
-        scores = dict(base)
-        for name, windows in base.items():
-            scores[f"{name}, relative {self.args.relative}"] = list(
-                relative_scores(windows, self.args.relative)
-            )
-        return scores
+        return self.world_model(clip) if self.wm is not None else self.masked(clip)
+
+    def with_relative(self, scores: dict[str, list[SurpriseWindow]]) -> dict:
+        """``scores`` and each of them over the clip's running level (`relative_scores`)."""
+        level = self.args.relative
+        relative = {f"{name}, relative {level}": list(relative_scores(windows, level))
+                    for name, windows in scores.items()}  # fmt: skip
+        return scores | relative
 
     def masked(self, clip: dict[str, np.ndarray]) -> dict[str, list[SurpriseWindow]]:
         path = encode_video(self.folder / "clip.mp4", clip["frames"], fps=FPS)
         windows = surprise_windows(path, self.model, self.spec, self.args.context,
                                    reduce=self.args.reduce)  # fmt: skip
-        return {f"masked {self.args.reduce}": list(windows)}
+        return self.with_relative({f"masked {self.args.reduce}": list(windows)})
 
     def world_model(self, clip: dict[str, np.ndarray]) -> dict[str, list[SurpriseWindow]]:
         write_episode(self.folder, "clip", clip["frames"], clip["states"], clip["actions"], FPS)
         steps = list(step_errors(self.wm, read_episode(self.folder / "clip.mp4"),
                                  self.args.context))  # fmt: skip
-        return {
+        self.errors.append(torch.stack([s.errors for s in steps]).numpy())
+        scores = {
             f"AC {how}": [
                 SurpriseWindow(s.start_s, s.end_s, float(reduce_tokens(s.errors[None], how)[0]))
                 for s in steps
             ]
             for how in ("mean", "max")
         }
+        level = self.args.relative
+        scores = self.with_relative(scores)
+        scores[f"AC max of token / its running level {level}"] = token_relative(steps, level)
+        return scores
+
+
+def token_relative(steps: list, level: int) -> list[SurpriseWindow]:
+    """Each token's error over the median of its own errors at this step and the ``level``
+    before, then the largest over the tokens: a token that is usually well predicted (the
+    still table, the object at rest) counts more than one that is always hard (the gripper)."""
+    errors = torch.stack([s.errors for s in steps])  # [S, N]
+    out = []
+    for i, step in enumerate(steps):
+        running = errors[max(0, i - level) : i + 1].quantile(0.5, dim=0).clamp_min(1e-8)
+        out.append(SurpriseWindow(step.start_s, step.end_s, float((errors[i] / running).max())))
+    return out
 
 
 def covering(windows: list[SurpriseWindow], event_frame: int, args: argparse.Namespace) -> list:
@@ -156,6 +176,10 @@ def run(args: argparse.Namespace) -> dict:
                     hit = is_hit(windows, event_frame, args)
                     events.setdefault((name, event), []).append((hit, peak))
                     examples.setdefault((name, event), (event_frame, windows))
+            print(f"seed {seed} done", file=sys.stderr, flush=True)
+    if args.out is not None and scorer.errors:  # clips in order: seed by seed, normal first
+        args.out.mkdir(parents=True, exist_ok=True)
+        np.save(args.out / "token-errors.npy", np.stack(scorer.errors))
     return summarise(args, normal, events, examples)
 
 
@@ -182,7 +206,7 @@ def write_examples(out: Path, examples: dict) -> None:
     """The first seed's curve of every score and event, as CSV and PNG."""
     out.mkdir(parents=True, exist_ok=True)
     for (name, event), (event_frame, windows) in examples.items():
-        stem = f"example-{name.replace(' ', '-').replace(',', '')}-{event}"
+        stem = "example-" + "".join(c if c.isalnum() else "-" for c in name) + f"-{event}"
         write_csv(windows, out / f"{stem}.csv")
         title = f"{name}: {event} at {event_frame / FPS:.2f} s (frame {event_frame})"
         draw_curve(windows, out / f"{stem}.png", events=[event_frame / FPS], title=title)
