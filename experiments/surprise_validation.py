@@ -91,14 +91,18 @@ class Scorer:
     def __init__(self, args: argparse.Namespace, folder: Path) -> None:
         self.args, self.folder = args, folder
         self.errors: list[np.ndarray] = []  # the world model's per-token errors, [S, N] a clip
-        self.wm = None if args.world_model is None else vjepa2.load(args.world_model).eval()
+        self.saved = None if args.errors is None else np.load(args.errors)
+        self.wm = None
+        if args.world_model is not None and args.errors is None:
+            self.wm = vjepa2.load(args.world_model).eval()
         if self.wm is None:
             self.model = vjepa2.load(args.model).eval()
             self.spec = ClipSpec(frames=args.context + args.future, stride=args.stride,
                                  crop_size=self.model.config.crop_size)  # fmt: skip
 
     def __call__(self, clip: dict[str, np.ndarray]) -> dict[str, list[SurpriseWindow]]:
-        return self.world_model(clip) if self.wm is not None else self.masked(clip)
+        use_world_model = self.args.world_model is not None
+        return self.world_model(clip) if use_world_model else self.masked(clip)
 
     def with_relative(self, scores: dict[str, list[SurpriseWindow]]) -> dict:
         """``scores`` and each of them over the clip's running level (`relative_scores`)."""
@@ -114,33 +118,56 @@ class Scorer:
         return self.with_relative({f"masked {self.args.reduce}": list(windows)})
 
     def world_model(self, clip: dict[str, np.ndarray]) -> dict[str, list[SurpriseWindow]]:
-        write_episode(self.folder, "clip", clip["frames"], clip["states"], clip["actions"], FPS)
-        steps = list(step_errors(self.wm, read_episode(self.folder / "clip.mp4"),
-                                 self.args.context))  # fmt: skip
-        self.errors.append(torch.stack([s.errors for s in steps]).numpy())
-        scores = {
-            f"AC {how}": [
-                SurpriseWindow(s.start_s, s.end_s, float(reduce_tokens(s.errors[None], how)[0]))
-                for s in steps
-            ]
-            for how in ("mean", "max")
-        }
-        level = self.args.relative
-        scores = self.with_relative(scores)
-        scores[f"AC max of token / its running level {level}"] = token_relative(steps, level)
-        return scores
+        if self.saved is not None:  # --errors: the per-token errors of an earlier run
+            errors = torch.from_numpy(self.saved[len(self.errors)])
+        else:
+            write_episode(self.folder, "clip", clip["frames"], clip["states"], clip["actions"], FPS)
+            episode = read_episode(self.folder / "clip.mp4")
+            errors = torch.stack(
+                [s.errors for s in step_errors(self.wm, episode, self.args.context)]
+            )
+        self.errors.append(errors.numpy())
+        return ac_scores(errors, self.args.relative)
 
 
-def token_relative(steps: list, level: int) -> list[SurpriseWindow]:
-    """Each token's error over the median of its own errors at this step and the ``level``
-    before, then the largest over the tokens: a token that is usually well predicted (the
-    still table, the object at rest) counts more than one that is always hard (the gripper)."""
-    errors = torch.stack([s.errors for s in steps])  # [S, N]
+def windows_of(scores: torch.Tensor) -> list[SurpriseWindow]:
+    """Step scores ``[S]`` as windows: step i predicts frame i + 1."""
+    return [SurpriseWindow(i / FPS, (i + 1) / FPS, float(v)) for i, v in enumerate(scores)]
+
+
+def ac_scores(errors: torch.Tensor, level: int) -> dict[str, list[SurpriseWindow]]:
+    """Every score measured from the per-token errors ``[S, N]`` of a clip's steps."""
+    plain = {f"AC {how}": windows_of(reduce_tokens(errors, how)) for how in ("mean", "max")}
+    scores = dict(plain)
+    for name, windows in plain.items():
+        scores[f"{name}, relative {level}"] = list(relative_scores(windows, level))
+    scores[f"AC max of token / its running level {level}"] = windows_of(
+        token_relative(errors, level)
+    )
+    scores["AC mean, spike"] = windows_of(spike(errors.mean(-1, keepdim=True))[:, 0])
+    scores["AC max of token spikes"] = windows_of(spike(errors).amax(-1))
+    return scores
+
+
+def token_relative(errors: torch.Tensor, level: int) -> torch.Tensor:
+    """Each token's error ``[S, N]`` over the median of its own errors at this step and the
+    ``level`` before, then the largest over the tokens, ``[S]``: a token that is usually well
+    predicted (the still table, the object at rest) counts more than one that is always hard
+    (the gripper)."""
     out = []
-    for i, step in enumerate(steps):
+    for i in range(len(errors)):
         running = errors[max(0, i - level) : i + 1].quantile(0.5, dim=0).clamp_min(1e-8)
-        out.append(SurpriseWindow(step.start_s, step.end_s, float((errors[i] / running).max())))
-    return out
+        out.append((errors[i] / running).max())
+    return torch.stack(out)
+
+
+def spike(errors: torch.Tensor) -> torch.Tensor:
+    """How far each step's errors ``[S, N]`` stand above both neighbouring steps' (the larger
+    of the two; the missing one at either end ignored): an event that breaks the world once
+    spoils one prediction, a hard stretch of motion spoils several in a row."""
+    before = torch.cat([errors[:1] * 0 - torch.inf, errors[:-1]])
+    after = torch.cat([errors[1:], errors[-1:] * 0 - torch.inf])
+    return errors - torch.maximum(before, after)
 
 
 def covering(windows: list[SurpriseWindow], event_frame: int, args: argparse.Namespace) -> list:
@@ -229,6 +256,13 @@ def main() -> None:
         "--world-model",
         default=None,
         help="A V-JEPA 2-AC world model: score with its actions instead.",
+    )
+    parser.add_argument(
+        "--errors",
+        type=Path,
+        default=None,
+        help="With --world-model: the token-errors.npy of an earlier run (same clips and "
+        "frames) to score again without the model.",
     )
     parser.add_argument("--clips", type=int, default=50)
     parser.add_argument("--frames", type=int, default=48)
