@@ -45,6 +45,7 @@ from vjepa2.inference.surprise import (
     draw_curve,
     reduce_tokens,
     relative_scores,
+    spike_scores,
     surprise_windows,
     write_csv,
 )
@@ -144,7 +145,7 @@ def ac_scores(errors: torch.Tensor, level: int) -> dict[str, list[SurpriseWindow
     scores[f"AC max of token / its running level {level}"] = windows_of(
         token_relative(errors, level)
     )
-    scores["AC mean, spike"] = windows_of(spike(errors.mean(-1, keepdim=True))[:, 0])
+    scores["AC mean, spike"] = list(spike_scores(plain["AC mean"]))
     scores["AC max of token spikes"] = windows_of(spike(errors).amax(-1))
     return scores
 
@@ -162,9 +163,8 @@ def token_relative(errors: torch.Tensor, level: int) -> torch.Tensor:
 
 
 def spike(errors: torch.Tensor) -> torch.Tensor:
-    """How far each step's errors ``[S, N]`` stand above both neighbouring steps' (the larger
-    of the two; the missing one at either end ignored): an event that breaks the world once
-    spoils one prediction, a hard stretch of motion spoils several in a row."""
+    """`spike_scores` per token: how far each step's errors ``[S, N]`` stand above the larger
+    of the neighbouring steps' (the missing one at either end ignored)."""
     before = torch.cat([errors[:1] * 0 - torch.inf, errors[:-1]])
     after = torch.cat([errors[1:], errors[-1:] * 0 - torch.inf])
     return errors - torch.maximum(before, after)

@@ -13,7 +13,7 @@ from vjepa2.cli import app
 from vjepa2.data.trajectories import read_episode, write_episode
 from vjepa2.errors import UsageError
 from vjepa2.inference import surprise_ac
-from vjepa2.inference.surprise import SurpriseWindow, relative_scores
+from vjepa2.inference.surprise import SurpriseWindow, relative_scores, spike_scores
 from vjepa2.inference.surprise_ac import ac_surprise, sampled_trajectory, step_errors
 from vjepa2.sim import ExplorationPolicy, RobotWorld
 from vjepa2.video import read_video
@@ -137,6 +137,28 @@ def test_relative_scores_divide_by_the_running_median():
         next(relative_scores(windows, 0))
 
 
+def test_spike_scores_stand_above_both_neighbours():
+    windows = [SurpriseWindow(t, t + 1, s) for t, s in enumerate([1.0, 5.0, 2.0, 3.0, 3.5, 9.0])]
+    got = list(spike_scores(iter(windows)))
+    assert [w.score for w in got] == pytest.approx([-4.0, 3.0, -3.0, -0.5, -5.5, 5.5])
+    assert [(w.start_s, w.end_s) for w in got] == [(w.start_s, w.end_s) for w in windows]
+    assert [w.score for w in spike_scores([windows[0]])] == [0.0]
+    assert list(spike_scores([])) == []
+
+
+def test_spike_scores_are_one_window_late():
+    seen = []
+
+    def source():
+        for t in range(4):
+            seen.append(t)
+            yield SurpriseWindow(t, t + 1, float(t))
+
+    spikes = spike_scores(source())
+    next(spikes)
+    assert seen == [0, 1]
+
+
 def cli(*args):
     return runner.invoke(app, [str(a) for a in args])
 
@@ -170,6 +192,11 @@ def test_cli_relative_scores(wm, wm_dir, episodes):
     raw = ac_surprise(wm, read_episode(episodes["run"]))
     assert scores == pytest.approx([w.score for w in relative_scores(raw, 4)], abs=1e-5)
     assert scores[0] == 1.0
+    result = cli("surprise", episodes["run"], "-m", wm_dir, "--relative", 4, "--spike")
+    scores = [float(line.split("\t")[2]) for line in result.stdout.splitlines()]
+    raw = ac_surprise(wm, read_episode(episodes["run"]))
+    want = spike_scores(relative_scores(raw, 4))
+    assert scores == pytest.approx([w.score for w in want], abs=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from vjepa2.inference.surprise import (
     find_predictor,
     relative_scores,
     require_matplotlib,
+    spike_scores,
     surprise_windows,
     write_csv,
 )
@@ -100,6 +101,14 @@ def surprise(
             min=1,
         ),
     ] = None,
+    spike: Annotated[
+        bool,
+        typer.Option(
+            "--spike",
+            help="Score how far each window stands above both its neighbours (after "
+            "--relative): a one-off break of the world stands out, a hard stretch does not.",
+        ),
+    ] = False,
     batch_size: common.BatchSize = 8,
     device: common.Device = "auto",
     checkpoint_key: common.CheckpointKey = "encoder",
@@ -155,6 +164,8 @@ def surprise(
         )  # fmt: skip
     if relative is not None:
         windows = relative_scores(windows, relative)
+    if spike:
+        windows = spike_scores(windows)
     if out is not None:
         rows = write_csv(windows, out)
     else:

@@ -127,6 +127,26 @@ def relative_scores(windows: Iterable[SurpriseWindow], level: int) -> Iterator[S
         yield SurpriseWindow(window.start_s, window.end_s, score)
 
 
+def spike_scores(windows: Iterable[SurpriseWindow]) -> Iterator[SurpriseWindow]:
+    """Each score minus the larger of its two neighbours' (the one missing at either end left
+    out; a lone window scores 0): how far a window stands above the windows around it. An event
+    that breaks the world once spoils the predictions that span it, while a hard stretch (fast
+    motion) raises a run of windows together. Yields each window one window late; keeps three."""
+    before = current = None
+    for after in windows:
+        if current is not None:
+            yield _spike(before, current, after)
+        before, current = current, after
+    if current is not None:
+        yield _spike(before, current, None)
+
+
+def _spike(before, current: SurpriseWindow, after) -> SurpriseWindow:
+    around = [w.score for w in (before, after) if w is not None]
+    score = current.score - max(around) if around else 0.0
+    return SurpriseWindow(current.start_s, current.end_s, score)
+
+
 def surprise_windows(
     path: str | os.PathLike,
     model: nn.Module,
