@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,7 @@ from vjepa2.data.trajectories import episode_paths, read_episode
 from vjepa2.errors import UsageError
 from vjepa2.inference.surprise import (
     REDUCTIONS,
+    SurpriseWindow,
     check_split,
     draw_curve,
     find_predictor,
@@ -132,7 +134,7 @@ def surprise(
     ```
     vjepa2 surprise long.mp4 -m my-pretrain/latest.pt -o surprise.csv --png surprise.png
     vjepa2 surprise clip.mp4 -m demo --context-frames 8 --future-frames 8 --stride 4
-    vjepa2 surprise robot/val/episode_000230.mp4 -m runs/ac/model --reduce max -o steps.csv
+    vjepa2 surprise robot/val/episode_000230.mp4 -m runs/ac/model --spike -o steps.csv
     ```
     """
     if png is not None:
@@ -145,23 +147,8 @@ def surprise(
     if not (video.is_file() or episode_paths(video)[1].is_file()):
         raise UsageError(f"no such video: {video}")
     net, _ = common.load_model(model, device, checkpoint_key)
-    if isinstance(net, WorldModel):
-        if future_frames is not None or stride is not None:
-            raise UsageError(
-                "a world model predicts one frame at a time: --future-frames and --stride "
-                "do not apply (use --context-frames and --frame-step)"
-            )
-        context = DEFAULT_CONTEXT if context_frames is None else context_frames
-        windows = ac_surprise(
-            net.eval(), read_episode(video), context, reduce=reduce, frame_step=frame_step
-        )
-    else:
-        find_predictor(net)
-        spec, context = surprise_spec(net.config, context_frames, future_frames, stride, frame_step)
-        windows = surprise_windows(
-            video, net.eval(), spec, context, batch_size=batch_size, mask_index=mask_index,
-            reduce=reduce,
-        )  # fmt: skip
+    windows = _score(net.eval(), video, context_frames, future_frames, stride, frame_step,
+                     batch_size, mask_index, reduce)  # fmt: skip
     if relative is not None:
         windows = relative_scores(windows, relative)
     if spike:
@@ -180,3 +167,20 @@ def surprise(
         + (f"; csv: {out}" if out is not None else ""),
         err=out is None,
     )
+
+
+def _score(net, video, context_frames, future_frames, stride, frame_step, batch_size,
+           mask_index, reduce) -> Iterator[SurpriseWindow]:  # fmt: skip
+    """The windows' scores: a world model's per step, a V-JEPA 2 model's per sliding window."""
+    if isinstance(net, WorldModel):
+        if future_frames is not None or stride is not None:
+            raise UsageError(
+                "a world model predicts one frame at a time: --future-frames and --stride "
+                "do not apply (use --context-frames and --frame-step)"
+            )
+        context = DEFAULT_CONTEXT if context_frames is None else context_frames
+        return ac_surprise(net, read_episode(video), context, reduce=reduce, frame_step=frame_step)
+    find_predictor(net)
+    spec, context = surprise_spec(net.config, context_frames, future_frames, stride, frame_step)
+    return surprise_windows(video, net, spec, context, batch_size=batch_size,
+                            mask_index=mask_index, reduce=reduce)  # fmt: skip

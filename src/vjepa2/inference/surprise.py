@@ -9,6 +9,10 @@ high score is a moment the model did not expect.
 
 Windows are decoded a batch at a time (`read_clips` with ``select=``), so memory does not grow
 with the video's length.
+
+A score is the mean of the per-token errors or their max (`reduce_tokens`); a sequence of scores
+can be taken relative to the clip's running level (`relative_scores`) or to its neighbours
+(`spike_scores`). With a world model and a robot's actions: `vjepa2.inference.surprise_ac`.
 """
 
 from __future__ import annotations
