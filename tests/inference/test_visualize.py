@@ -1,4 +1,7 @@
-"""``vjepa2 visualize``: PCA feature videos and probe attention maps from tiny random models."""
+"""``vjepa2 visualize``: PCA feature videos and probe attention maps from tiny random models;
+``vjepa2 classify --explain`` with the demo model."""
+
+import json
 
 import pytest
 import torch
@@ -7,9 +10,16 @@ from typer.testing import CliRunner
 import vjepa2
 from tests.weights.test_loading import random_model
 from vjepa2.cli import app
-from vjepa2.data.clip_pipeline import ClipSpec
+from vjepa2.data.clip_pipeline import ClipSpec, read_clips
 from vjepa2.errors import UsageError
-from vjepa2.inference.attention import HEAT, attention_video, heat_colours, probe_attention
+from vjepa2.inference.attention import (
+    HEAT,
+    attention_pictures,
+    attention_video,
+    explain_names,
+    heat_colours,
+    probe_attention,
+)
 from vjepa2.inference.pca import pca_colours, pca_video, unnormalise
 from vjepa2.video import read_image, read_video
 from vjepa2.video.synthetic import signature_frames
@@ -150,3 +160,46 @@ def test_cli_attention_writes_video_and_labels(videos, classifier, tmp_path):
     frames, _ = read_video(out)
     assert frames.shape == (12, SIZE, 2 * SIZE, 3)
     assert runner.invoke(app, ["visualize", "attention", "--help"]).output.count("Examples") == 1
+
+
+def test_explain_names_are_unique():
+    names = explain_names(["a/clip.mp4", "b/clip.mp4", "c/other.mkv", "d/clip.webm"])
+    assert names == ["clip", "clip-2", "other", "clip-3"]
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return vjepa2.load("demo").eval()
+
+
+def test_classify_explain_with_the_demo_model(videos, demo, tmp_path):
+    twin = tmp_path / "twin" / "a.mp4"
+    twin.parent.mkdir()
+    twin.write_bytes(videos["signature"].read_bytes())
+    out = tmp_path / "explained"
+    result = runner.invoke(app, ["classify", str(videos["signature"]), str(twin), "-m", "demo",
+                                 "--explain", str(out), "--json", "--segments", "2",
+                                 "--device", "cpu", "--workers", "0"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]  # stdout stays JSON
+    assert len(records) == 2 and all(r["error"] is None for r in records)
+    assert sorted(p.name for p in out.iterdir()) == ["a-2.mp4", "a-2.png", "a.mp4", "a.png"]
+    # The pictures are those of the clips classify classified: its 2 segments of 16 frames.
+    spec = ClipSpec.for_model(demo.config, segments=2)
+    pixels = read_clips(videos["signature"], spec).pixels[:, 0]
+    expected, labels, peak = attention_pictures(demo, pixels)
+    assert labels[0] in demo.id2label.values()
+    written, _ = read_video(out / "a.mp4")
+    assert written.shape == expected.shape == (32, SIZE, 2 * SIZE, 3)
+    assert (written.int() - torch.from_numpy(expected).int()).abs().float().mean() < 3
+    heat = torch.from_numpy(expected[..., SIZE:, :]).float()
+    assert heat.std() > 5  # a live heat map, not a flat one
+    image = read_image(out / "a.png")[0][0]
+    assert (image.int() - torch.from_numpy(expected[peak]).int()).abs().float().mean() < 3
+    with torch.no_grad():  # the picture's brightest heat is at the most attended tubelet
+        weights = probe_attention(demo.head, demo.encoder(pixels)).mean(dim=(1, 2))
+    clip, token = divmod(int(weights.argmax()), weights.size(1))
+    assert peak == clip * 16 + token // 16 * 2  # 16 frames, 16 tokens per tubelet of 2 frames
+    row, col = divmod(token % 16, 4)
+    tile = expected[peak, row * 16 : row * 16 + 16, SIZE + col * 16 : SIZE + col * 16 + 16]
+    assert tile[..., 0].mean() > heat[..., 0].mean()  # red-yellow where the probe looks

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from vjepa2.cli import common
 from vjepa2.cli.app import app
+from vjepa2.inference.attention import explain_names, explain_video
 from vjepa2.inference.classify import CLASSIFIERS, classify_videos
 from vjepa2.inference.shards import gather, rank_device, resolve_shard
 
@@ -38,6 +39,13 @@ def classify(
         typer.Option(help="I/N: classify shard I of N only (processes launched by hand)."),
     ] = None,
     compile_model: common.Compile = False,
+    explain: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write where the probe looks, per video: DIR/NAME.mp4 (the classified "
+            "clips beside the attention heat map of the probe's query) and DIR/NAME.png."
+        ),
+    ] = None,
 ) -> None:
     """Classify videos with a V-JEPA 2 classifier: the top-k labels with probabilities.
 
@@ -51,6 +59,7 @@ def classify(
     vjepa2 classify clip.mp4 -m vitl-ssv2
     vjepa2 classify videos/ -m ./my-probe-run/model --top-k 3 --json
     vjepa2 classify clip.mp4 -m vitl-ssv2 --segments 2 --views 3
+    vjepa2 classify videos/ -m demo --explain attention/
     torchrun --nproc_per_node 4 -m vjepa2 classify videos/ -m vitl-ssv2 --json  # rank 0 prints
     ```
     """
@@ -78,7 +87,10 @@ def classify(
     table.add_column("label", overflow="fold")
     table.add_column("probability", justify="right")
     succeeded = 0
+    names = dict(zip(map(str, paths), explain_names(paths), strict=True))
     for prediction in predictions:
+        if explain is not None and prediction.error is None:
+            explain_video(prediction.path, net, spec, explain / names[prediction.path])
         if as_json:
             top = [{"label": label, "probability": round(p, 6)} for label, p in prediction.top]
             record = {"path": prediction.path, "top_k": top, "error": prediction.error}
@@ -91,5 +103,7 @@ def classify(
         succeeded += prediction.error is None
     if not as_json:
         Console().print(table)
+    if explain is not None:
+        typer.echo(f"attention maps: {explain}/", err=as_json)
     if not succeeded:
         raise typer.Exit(1)

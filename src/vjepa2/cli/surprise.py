@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -11,15 +12,22 @@ from vjepa2.cli import common
 from vjepa2.cli.app import app
 from vjepa2.config import VJEPA2Config
 from vjepa2.data.clip_pipeline import ClipSpec
+from vjepa2.data.trajectories import episode_paths, read_episode
 from vjepa2.errors import UsageError
 from vjepa2.inference.surprise import (
+    REDUCTIONS,
+    SurpriseWindow,
     check_split,
     draw_curve,
     find_predictor,
+    relative_scores,
     require_matplotlib,
+    spike_scores,
     surprise_windows,
     write_csv,
 )
+from vjepa2.inference.surprise_ac import DEFAULT_CONTEXT, ac_surprise
+from vjepa2.world_model import WorldModel
 
 
 def surprise_spec(
@@ -47,7 +55,13 @@ def surprise_spec(
 
 @app.command(no_args_is_help=True)
 def surprise(
-    video: Annotated[Path, typer.Argument(help="The video to score.")],
+    video: Annotated[
+        Path,
+        typer.Argument(
+            help="The video to score; with a world model, a robot episode (its .mp4, .npz or "
+            "their common stem: states and actions are read from the .npz)."
+        ),
+    ],
     model: common.Model = ...,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="CSV of start_s,end_s,score per window.")
@@ -57,7 +71,11 @@ def surprise(
         typer.Option(help="Also draw the curve to this PNG (needs pip install vjepa2[train])."),
     ] = None,
     context_frames: Annotated[
-        int | None, typer.Option(help="Frames the predictor sees (default: half a model clip).")
+        int | None,
+        typer.Option(
+            help="Frames the predictor sees (default: half a model clip; with a world model "
+            f"the {DEFAULT_CONTEXT} frames before the predicted one)."
+        ),
     ] = None,
     future_frames: Annotated[
         int | None, typer.Option(help="Frames it predicts after them (default: the other half).")
@@ -70,6 +88,29 @@ def surprise(
     mask_index: Annotated[
         int, typer.Option(help="The predictor's mask token (0: the one our pretraining trains).")
     ] = 0,
+    reduce: Annotated[
+        str,
+        typer.Option(
+            help="A prediction's score: the mean of its tokens' L1 errors, or the max (an event "
+            "that touches few tokens is not averaged away)."
+        ),
+    ] = "mean",
+    relative: Annotated[
+        int | None,
+        typer.Option(
+            help="Divide each score by the median of it and the N scores before it (the clip's "
+            "running level), so peaks are measured against the clip itself.",
+            min=1,
+        ),
+    ] = None,
+    spike: Annotated[
+        bool,
+        typer.Option(
+            "--spike",
+            help="Score how far each window stands above both its neighbours (after "
+            "--relative): a one-off break of the world stands out, a hard stretch does not.",
+        ),
+    ] = False,
     batch_size: common.BatchSize = 8,
     device: common.Device = "auto",
     checkpoint_key: common.CheckpointKey = "encoder",
@@ -83,11 +124,17 @@ def surprise(
     grow with the video. Prints one line per window unless --out is given; needs a checkpoint
     with its predictor.
 
+    With a world model (V-JEPA 2-AC) and a robot episode, every frame is predicted from the
+    frames before it and the robot's actions and states (the .npz of the episode), and each
+    step's score is the L1 distance to the frame's encoding: the robot's own motion is
+    explained away. One row per step (frame t to frame t+1).
+
     **Examples**
 
     ```
     vjepa2 surprise long.mp4 -m my-pretrain/latest.pt -o surprise.csv --png surprise.png
     vjepa2 surprise clip.mp4 -m demo --context-frames 8 --future-frames 8 --stride 4
+    vjepa2 surprise robot/val/episode_000230.mp4 -m runs/ac/model --spike -o steps.csv
     ```
     """
     if png is not None:
@@ -95,14 +142,17 @@ def surprise(
             require_matplotlib()
         except ImportError as err:
             raise UsageError(str(err)) from err
-    if not video.is_file():
+    if reduce not in REDUCTIONS:
+        raise UsageError(f"--reduce must be one of {', '.join(REDUCTIONS)}, got {reduce!r}")
+    if not (video.is_file() or episode_paths(video)[1].is_file()):
         raise UsageError(f"no such video: {video}")
     net, _ = common.load_model(model, device, checkpoint_key)
-    find_predictor(net)
-    spec, context = surprise_spec(net.config, context_frames, future_frames, stride, frame_step)
-    windows = surprise_windows(
-        video, net.eval(), spec, context, batch_size=batch_size, mask_index=mask_index
-    )
+    windows = _score(net.eval(), video, context_frames, future_frames, stride, frame_step,
+                     batch_size, mask_index, reduce)  # fmt: skip
+    if relative is not None:
+        windows = relative_scores(windows, relative)
+    if spike:
+        windows = spike_scores(windows)
     if out is not None:
         rows = write_csv(windows, out)
     else:
@@ -117,3 +167,20 @@ def surprise(
         + (f"; csv: {out}" if out is not None else ""),
         err=out is None,
     )
+
+
+def _score(net, video, context_frames, future_frames, stride, frame_step, batch_size,
+           mask_index, reduce) -> Iterator[SurpriseWindow]:  # fmt: skip
+    """The windows' scores: a world model's per step, a V-JEPA 2 model's per sliding window."""
+    if isinstance(net, WorldModel):
+        if future_frames is not None or stride is not None:
+            raise UsageError(
+                "a world model predicts one frame at a time: --future-frames and --stride "
+                "do not apply (use --context-frames and --frame-step)"
+            )
+        context = DEFAULT_CONTEXT if context_frames is None else context_frames
+        return ac_surprise(net, read_episode(video), context, reduce=reduce, frame_step=frame_step)
+    find_predictor(net)
+    spec, context = surprise_spec(net.config, context_frames, future_frames, stride, frame_step)
+    return surprise_windows(video, net, spec, context, batch_size=batch_size,
+                            mask_index=mask_index, reduce=reduce)  # fmt: skip

@@ -9,12 +9,18 @@ high score is a moment the model did not expect.
 
 Windows are decoded a batch at a time (`read_clips` with ``select=``), so memory does not grow
 with the video's length.
+
+A score is the mean of the per-token errors or their max (`reduce_tokens`); a sequence of scores
+can be taken relative to the clip's running level (`relative_scores`) or to its neighbours
+(`spike_scores`). With a world model and a robot's actions: `vjepa2.inference.surprise_ac`.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import statistics
+from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +33,6 @@ from vjepa2.errors import UsageError
 from vjepa2.models.encoder import VJEPA2Encoder, gather_tokens, target_features
 from vjepa2.models.predictor import VJEPA2Predictor
 
-"""The pretraining targets' layer-norm epsilon (`vjepa2.train.pretrain`)."""
 CSV_COLUMNS = ("start_s", "end_s", "score")
 
 
@@ -84,9 +89,11 @@ def window_scores(
     clips: torch.Tensor,
     context_frames: int,
     mask_index: int = 0,
+    reduce: str = "mean",
 ) -> torch.Tensor:
     """Surprise of each clip ``[B, T, C, H, W]`` whose first ``context_frames`` frames are the
-    context: mean |prediction − layer_norm(encoder tokens)| over the future tokens, ``[B]``."""
+    context: |prediction − layer_norm(encoder tokens)| averaged over the feature dim, then over
+    the future tokens (``reduce="mean"``) or their largest (``"max"``), ``[B]``."""
     grid = encoder.token_grid(clips.shape)
     context_steps = context_frames // encoder.config.tubelet_size
     context_idx, target_idx = future_indices(grid, context_steps, clips.size(0), clips.device)
@@ -94,7 +101,54 @@ def window_scores(
     context = encoder(clips, masks=context_idx)
     predicted = predictor(context, context_idx, target_idx, mask_index=mask_index, grid_hw=grid[1:])
     wanted = gather_tokens(targets, target_idx)
-    return (predicted.float() - wanted).abs().mean(dim=(1, 2))
+    return reduce_tokens((predicted.float() - wanted).abs().mean(dim=-1), reduce)
+
+
+REDUCTIONS = ("mean", "max")
+"""How the per-token errors of a prediction become one score."""
+
+
+def reduce_tokens(errors: torch.Tensor, how: str) -> torch.Tensor:
+    """Per-token errors ``[B, N]`` -> ``[B]``: their mean or their max."""
+    if how == "mean":
+        return errors.mean(dim=-1)
+    if how == "max":
+        return errors.amax(dim=-1)
+    raise UsageError(f"unknown reduction {how!r}; choose one of {', '.join(REDUCTIONS)}")
+
+
+def relative_scores(windows: Iterable[SurpriseWindow], level: int) -> Iterator[SurpriseWindow]:
+    """Each score over the clip's running level: divided by the median of its own score and the
+    up to ``level`` scores before it (so a score at the running level is 1 and the first window
+    is 1 exactly). Keeps ``level`` numbers, whatever the video's length."""
+    if level < 1:
+        raise UsageError(f"--relative must be at least 1 (windows of running level), got {level}")
+    recent: deque[float] = deque(maxlen=level)
+    for window in windows:
+        median = statistics.median([*recent, window.score])
+        recent.append(window.score)
+        score = window.score / median if median > 0 else 1.0
+        yield SurpriseWindow(window.start_s, window.end_s, score)
+
+
+def spike_scores(windows: Iterable[SurpriseWindow]) -> Iterator[SurpriseWindow]:
+    """Each score minus the larger of its two neighbours' (the one missing at either end left
+    out; a lone window scores 0): how far a window stands above the windows around it. An event
+    that breaks the world once spoils the predictions that span it, while a hard stretch (fast
+    motion) raises a run of windows together. Yields each window one window late; keeps three."""
+    before = current = None
+    for after in windows:
+        if current is not None:
+            yield _spike(before, current, after)
+        before, current = current, after
+    if current is not None:
+        yield _spike(before, current, None)
+
+
+def _spike(before, current: SurpriseWindow, after) -> SurpriseWindow:
+    around = [w.score for w in (before, after) if w is not None]
+    score = current.score - max(around) if around else 0.0
+    return SurpriseWindow(current.start_s, current.end_s, score)
 
 
 def surprise_windows(
@@ -105,6 +159,7 @@ def surprise_windows(
     *,
     batch_size: int = 8,
     mask_index: int = 0,
+    reduce: str = "mean",
 ) -> Iterator[SurpriseWindow]:
     """Score every sliding window of ``path`` (``spec.stride`` set; ``spec.frames`` = context +
     future), decoding ``batch_size`` windows at a time. Yields the windows in time order."""
@@ -117,7 +172,7 @@ def surprise_windows(
     for begin in range(0, total, batch_size):
         clips = read_clips(path, spec, select=slice(begin, begin + batch_size))
         pixels = clips.pixels[:, 0].to(device)
-        scores = window_scores(encoder, predictor, pixels, context_frames, mask_index)
+        scores = window_scores(encoder, predictor, pixels, context_frames, mask_index, reduce)
         for start, end, score in zip(clips.starts, clips.ends, scores.tolist(), strict=True):
             yield SurpriseWindow(float(start), float(end), score)
 
