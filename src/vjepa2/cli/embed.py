@@ -11,6 +11,7 @@ from vjepa2.cli import common
 from vjepa2.cli.app import app
 from vjepa2.inference.embed import POOL_CHOICES, embed_videos
 from vjepa2.inference.records import RECORDS, EmbedFolderError
+from vjepa2.models.levels import parse_levels
 
 
 @app.command(no_args_is_help=True)
@@ -31,6 +32,15 @@ def embed(
             "none: the token grid only; both."
         ),
     ] = "mean",
+    layers: Annotated[
+        str | None,
+        typer.Option(
+            help="Multi-level features: a count (4: the paper's taps, ViT-L blocks 17,19,21,23, "
+            "ViT-g 24,29,34,39; a V-JEPA 2.1 model's hierarchical levels) or block indices "
+            "(17,19,21,23). Adds a level axis: tokens [S, V, L, T', H', W', D], mean pooled "
+            "[S, V, L, D]. Default: the last block (a classifier's: what its probe reads)."
+        ),
+    ] = None,
     frames: common.Frames = None,
     frame_step: common.FrameStep = None,
     fps: common.Fps = None,
@@ -51,7 +61,8 @@ def embed(
     """Embed videos with a V-JEPA 2 encoder.
 
     Writes `OUT/<name>-<hash>.safetensors` per video (an image is a one-frame video), with
-    tensors `pooled` [S, V, D] and/or `tokens` [S, V, T', H', W', D], the frame `indices` and
+    tensors `pooled` [S, V, D] and/or `tokens` [S, V, T', H', W', D] (with `--layers`, a level
+    axis L after V), the frame `indices` and
     the clip `starts`/`ends` in seconds (S clips, V views); `OUT/records.jsonl` (path, status,
     error, output, frames, seconds) and `OUT/run.json` (the model and settings).
 
@@ -67,12 +78,14 @@ def embed(
     vjepa2 embed --list files.txt -m facebook/vjepa2-vitg-fpc64-384 -o emb/ --pool both
     vjepa2 embed long.mp4 -m vitl -o emb/ --stride 32      # one vector per 32 frames
     vjepa2 embed clips/ -m vitl-ssv2 -o emb/ --segments 2 --views 3 --dtype bf16
+    vjepa2 embed clips/ -m vitl -o emb/ --layers 4 --pool both   # the paper's 4 levels
     ```
     """
     if pool not in POOL_CHOICES:
         raise typer.BadParameter(f"choose one of {', '.join(POOL_CHOICES)}", param_hint="--pool")
     if save_dtype not in ("fp32", "fp16"):
         raise typer.BadParameter("choose fp32 or fp16", param_hint="--save-dtype")
+    levels = parse_levels(layers) if layers is not None else None
     videos = common.gather_inputs(inputs, list_file)
     compute_dtype = common.parse_dtype(dtype)
     net, target = common.load_model(model, device, checkpoint_key)
@@ -81,7 +94,7 @@ def embed(
         summary = embed_videos(
             net, videos, out, spec, pool=pool, batch_size=batch_size, workers=workers,
             dtype=compute_dtype, save_dtype=common.parse_dtype(save_dtype), model_name=model,
-            progress=not quiet,
+            progress=not quiet, layers=levels,
         )  # fmt: skip
     except EmbedFolderError as err:
         raise typer.BadParameter(str(err), param_hint="--out") from err
