@@ -34,9 +34,11 @@ from tqdm import tqdm
 
 from vjepa2.data.clip_pipeline import ClipSpec
 from vjepa2.data.manifest import LabelledSet
+from vjepa2.errors import UsageError
 from vjepa2.files import write_text_atomic
 from vjepa2.inference.records import weights_fingerprint
 from vjepa2.models.classifier import AttentiveClassifier
+from vjepa2.models.levels import resolve_levels
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
 from vjepa2.runtime import parse_dtype
 from vjepa2.train import probe_report
@@ -67,6 +69,23 @@ def make_probe(dim: int, num_classes: int, settings: ProbeSettings, config) -> A
         num_self_blocks=settings.probe_blocks,
         eps=config.layer_norm_eps if settings.probe_eps is None else settings.probe_eps,
     )  # fmt: skip
+
+
+def probe_levels(config, settings: ProbeSettings) -> tuple[int, ...] | None:
+    """The encoder blocks the probe reads (``--layers`` resolved for the encoder, else the
+    levels the model was loaded with); None: the last block."""
+    if settings.layers is None:
+        loaded = getattr(config, "out_layers", None)
+        return tuple(loaded) if loaded else None
+    blocks = resolve_levels(config, settings.layers)
+    if blocks == (config.num_hidden_layers - 1,):
+        return None
+    if not hasattr(config, "out_layers"):
+        raise UsageError(
+            f"--layers: a {config.model_type} classifier cannot carry a multi-level probe yet "
+            "(V-JEPA 2 models can); embed the levels with 'vjepa2 embed --layers' instead"
+        )
+    return blocks
 
 
 def _split_backbone(model: VJEPA2Model | VJEPA2ForVideoClassification):
@@ -185,6 +204,7 @@ def build_run(
     encoder, config = backbone.encoder, backbone.config
     device = next(encoder.parameters()).device
     dtype = parse_dtype(settings.dtype)
+    levels = probe_levels(config, settings)
     spec = ClipSpec.for_model(config, frames=settings.frames, frame_step=settings.frame_step,
                               segments=settings.segments, views=settings.views)  # fmt: skip
     timing: dict[str, float] = {}
@@ -195,6 +215,7 @@ def build_run(
             run_dir / "features" / name, encoder, data.examples, spec.with_(views=views),
             batch_size=settings.encode_batch_size, workers=settings.workers, dtype=dtype,
             storage=settings.cache_storage, progress=progress, description=f"features: {name}",
+            levels=levels,
         )  # fmt: skip
         timing[f"cache_{name}_seconds"] = round(time.perf_counter() - begin, 3)
         return built
@@ -211,7 +232,7 @@ def build_run(
             transform = TrainTransform(spec.crop_size, scale=settings.augment_scale,
                                        flip_p=settings.flip)  # fmt: skip
         source = OnlineFeatures(train.examples, spec, encoder, transform, settings.seed,
-                                settings.workers, dtype)  # fmt: skip
+                                settings.workers, dtype, levels)  # fmt: skip
     probes = make_probes(config, len(train.id2label), settings, start_head).to(device)
     groups = []
     for probe, (lr, wd) in zip(probes, settings.head_grid, strict=True):
@@ -384,8 +405,10 @@ def finish(
 
 def export_classifier(backbone: VJEPA2Model, probe: AttentiveClassifier, settings: ProbeSettings,
                       id2label: dict[int, str]) -> VJEPA2ForVideoClassification:  # fmt: skip
-    """The backbone and a trained probe as one classifier (HF-format ready)."""
+    """The backbone and a trained probe as one classifier (HF-format ready), reading the
+    levels the probe was trained on."""
     config = backbone.config
+    levels = probe_levels(config, settings)
     heads = probe.pooler.cross_attention_block.xattn.num_heads
     eps = probe.pooler.cross_attention_block.norm1.eps
     config = replace(
@@ -393,6 +416,7 @@ def export_classifier(backbone: VJEPA2Model, probe: AttentiveClassifier, setting
         classifier_num_heads=None if heads == config.num_attention_heads else heads,
         classifier_layer_norm_eps=None if eps == config.layer_norm_eps else eps,
         frames_per_clip=settings.frames or config.frames_per_clip, architectures=None,
+        out_layers=list(levels) if levels else None,
     )  # fmt: skip
     model = VJEPA2ForVideoClassification(config, with_predictor=backbone.predictor is not None)
     model.backbone.load_state_dict(backbone.state_dict())
