@@ -9,17 +9,22 @@ from the file's tensors); EK100 against ../shared/fixtures/original/tiny_ek100 (
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
+from typer.testing import CliRunner
 
 import vjepa2
 from tests.conftest import fixture_path
 from vjepa2 import CheckpointError, VJEPA2Config
+from vjepa2.cli import app
 from vjepa2.models.levels import PAPER_LEVELS, resolve_levels
 from vjepa2.models.model import VJEPA2ForActionAnticipation
+from vjepa2.video.synthetic import signature_frames
+from vjepa2.video.writer import encode_video
 from vjepa2.weights.keymaps import ORIGINAL_WRAPPERS
 
 TOL = 1e-5
@@ -339,3 +344,35 @@ def test_impossible_levels_are_usage_errors():
     for levels in (3, 0, [2], [-3]):
         with pytest.raises(vjepa2.UsageError, match="2"):
             resolve_levels(config, levels)
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def test_convert_then_classify_a_released_four_level_probe(tmp_path):
+    shape = SHAPES["vitl-depth"]
+    encoder_path, probe_path, config, _ = original_files(
+        tmp_path, shape, name="diving48-vitl-256.pt"
+    )
+    config.save(tmp_path / "arch")
+    run = CliRunner().invoke
+    with pytest.warns(UserWarning, match=r"encoder blocks \[17, 19, 21, 23\] as its input"):
+        converted = run(app, ["convert", str(encoder_path), str(tmp_path / "hf"), "--classifier",
+                              str(probe_path), "--classifier-heads", str(shape[3]),
+                              "--config", str(tmp_path / "arch" / "config.json")])  # fmt: skip
+    assert converted.exit_code == 0, converted.output
+    saved = json.loads((tmp_path / "hf" / "config.json").read_text())
+    assert saved["out_layers"] == list(PAPER_LEVELS[24])
+    video = encode_video(tmp_path / "v.mp4", signature_frames(4, 32, 32), fps=4)
+    classified = run(app, ["classify", str(video), "-m", str(tmp_path / "hf"), "--json",
+                           "--workers", "0"])  # fmt: skip
+    assert classified.exit_code == 0, classified.output
+    assert len(json.loads(classified.output)["top_k"]) == 5
+
+
+def test_classify_names_what_an_anticipation_model_is(ek100, tmp_path):
+    vjepa2.save(load_ek100(ek100), tmp_path / "ek100")
+    video = encode_video(tmp_path / "v.mp4", signature_frames(4, 64, 64), fps=4)
+    result = CliRunner().invoke(app, ["classify", str(video), "-m", str(tmp_path / "ek100")])
+    assert result.exit_code == 2
+    assert "anticipation=1.0" in result.output

@@ -12,8 +12,9 @@ from rich.table import Table
 
 from vjepa2.cli import common
 from vjepa2.cli.app import app
-from vjepa2.inference.classify import classify_videos
+from vjepa2.inference.classify import ANTICIPATION_HINT, classify_videos
 from vjepa2.models import VJEPA2ForVideoClassification
+from vjepa2.models.model import VJEPA2ForActionAnticipation
 
 
 @app.command(no_args_is_help=True)
@@ -50,6 +51,8 @@ def classify(
     """
     paths = common.gather_inputs(videos, None)
     net, _ = common.load_model(model, device)
+    if isinstance(net, VJEPA2ForActionAnticipation):
+        raise typer.BadParameter(ANTICIPATION_HINT, param_hint="--model")
     if not isinstance(net, VJEPA2ForVideoClassification):
         raise typer.BadParameter(
             "this checkpoint has no classifier head; use a classifier preset (see 'vjepa2 "
