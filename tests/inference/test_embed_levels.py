@@ -90,7 +90,7 @@ def test_embed_layers_of_a_v21_model_are_its_hierarchical_levels(tmp_path, video
     levels = len(model.config.hierarchical_layers)
     assert tokens.shape[0] == levels == 4
     hier = model(clip_pixels(video, model), hierarchical=True).hierarchical_hidden_state[0]
-    as_levels = tokens.flatten(1, 3).permute(1, 0, 2).reshape(hier.shape)  # [N, L*D]
+    as_levels = tokens.movedim(-5, -2).flatten(-2).reshape(hier.shape)  # docs/inference.md
     assert (as_levels - hier).abs().max() <= TOL
     bad = cli("embed", video, "-m", tmp_path / "v21", "-o", tmp_path / "e2", "--layers", "0,1",
               "--workers", 0, "-q")  # fmt: skip

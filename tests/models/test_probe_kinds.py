@@ -126,7 +126,7 @@ def test_ek100_probe_takes_no_levels(ek100):
 # ViT-L depth whose 4 taps are the paper's.
 SHAPES = {
     "d4-w96": (96, 4, 3, 4, 64, 4),
-    "d6-w64-nonsquare-hd": (64, 6, 2, 2, 48, 6),
+    "d6-w64-48px": (64, 6, 2, 2, 48, 6),
     "vitl-depth": (32, 24, 2, 4, 32, 2),
 }
 
@@ -314,7 +314,7 @@ def test_a_probe_layout_that_does_not_fit_is_a_one_line_error(tmp_path, edit, me
 
 @torch.no_grad()
 def test_load_with_layers_gives_the_levels(tmp_path):
-    encoder_path, _, config, _ = original_files(tmp_path, SHAPES["d6-w64-nonsquare-hd"])
+    encoder_path, _, config, _ = original_files(tmp_path, SHAPES["d6-w64-48px"])
     model = vjepa2.load(encoder_path, config=config, layers=[1, -1])
     assert model.config.out_layers == [1, 5]
     video = torch.randn(2, 6, 3, 48, 48)
