@@ -25,6 +25,7 @@ from vjepa2.models.levels import PAPER_LEVELS, resolve_levels
 from vjepa2.models.model import VJEPA2ForActionAnticipation
 from vjepa2.video.synthetic import signature_frames
 from vjepa2.video.writer import encode_video
+from vjepa2.weights import hf
 from vjepa2.weights.keymaps import ORIGINAL_WRAPPERS
 
 TOL = 1e-5
@@ -376,3 +377,16 @@ def test_classify_names_what_an_anticipation_model_is(ek100, tmp_path):
     result = CliRunner().invoke(app, ["classify", str(video), "-m", str(tmp_path / "ek100")])
     assert result.exit_code == 2
     assert "anticipation=1.0" in result.output
+
+
+def test_the_diving48_presets_read_their_four_levels(tmp_path, monkeypatch):
+    """The Hub's Diving48 classifiers hold the 4-level probe, which their config.json does not
+    say: the presets do (transformers would feed the probe the last block)."""
+    config = VJEPA2Config(hidden_size=32, num_hidden_layers=24, num_attention_heads=2,
+                          crop_size=32, id2label={0: "a", 1: "b"})  # fmt: skip
+    vjepa2.save(vjepa2.build_model(config, with_predictor=False), tmp_path / "hub")
+    monkeypatch.setattr(hf, "download", lambda name, **kwargs: tmp_path / "hub")
+    for source in ("vitl-diving48", "facebook/vjepa2-vitl-fpc32-256-diving48"):
+        assert vjepa2.load(source).config.out_layers == [17, 19, 21, 23]
+    assert vjepa2.load("vitl-ssv2").config.out_layers is None
+    assert vjepa2.load(tmp_path / "hub").config.out_layers is None  # a folder says nothing

@@ -22,7 +22,7 @@ from vjepa2.config import ConfigError, VJEPA2Config
 from vjepa2.errors import UsageError
 from vjepa2.files import atomic_write
 from vjepa2.models.levels import Levels, resolve_levels
-from vjepa2.presets import DEMO_DIR, DEMO_NAME, PRESETS, get_preset
+from vjepa2.presets import DEMO_DIR, DEMO_NAME, PRESETS, UnknownPresetError, get_preset
 from vjepa2.weights import hf, original
 from vjepa2.weights.families import (
     ModelFamily,
@@ -213,29 +213,41 @@ def load(
                 f"{path}: no config.json (not a Hugging Face model directory)"
             )
         cfg, hf_state = hf.read_hf_dir(path)
-        cfg = with_levels(config or cfg, layers, str(path))
+        cfg = with_levels(config or _preset_levels(source, cfg), layers, str(path))
         return from_hf_state(family_for_config(cfg), cfg, hf_state, str(path), dtype, device)
 
+    return _load_original(
+        path, checkpoint_key, classifier, classifier_index, classifier_heads, id2label, layers,
+        config, preset, dtype, device,
+    )  # fmt: skip
+
+
+def _load_original(
+    path: Path, checkpoint_key: str, classifier: str | os.PathLike | None,
+    classifier_index: int, classifier_heads: int | None, id2label: Mapping[int, str] | None,
+    layers: Levels | None, config: VJEPA2Config | None, preset: str | None,
+    dtype: torch.dtype, device: str | torch.device,
+) -> nn.Module:  # fmt: skip
+    """:func:`load` of an original ``.pt`` (and a probe file on top of it)."""
     checkpoint = original.read_checkpoint(path)
     parts = {"encoder": original.select_encoder(checkpoint, checkpoint_key, str(path))}
     if parts["encoder"] is not checkpoint:
         predictor = original.select_predictor(checkpoint, str(path))
         if predictor is not None:
             parts["predictor"] = predictor
-    probe_levels = None
+    probe_file: dict[str, Any] = {}
     if classifier is not None:
         probe_file = original.read_checkpoint(classifier)
         parts["classifier"] = original.select_classifier(
             probe_file, classifier_index, str(classifier)
         )
-        probe_levels = original.probe_levels(probe_file, Path(classifier).name)
     source_name = f"{path} [{checkpoint_key}]" + (f" + {classifier}" if classifier else "")
     cfg = _original_config(checkpoint, parts, path.name, config, preset, source_name)
+    probe_levels = None
     if classifier is not None:
-        settings = original.classifier_settings(parts["classifier"], classifier_heads or 16)
-        if classifier_heads is None:
-            settings.update(original.stored_probe_settings(probe_file))
-        cfg = _with_probe(cfg, settings, parts, probe_levels, str(classifier), source_name)
+        probe_levels = original.probe_levels(probe_file, Path(classifier).name)
+        cfg = _with_probe(cfg, parts, probe_file, probe_levels, classifier_heads, source_name,
+                          str(classifier))  # fmt: skip
         if id2label is not None:
             cfg = cfg.replace(id2label=dict(id2label))
     elif cfg.is_classifier or cfg.classifier_tasks:
@@ -246,14 +258,19 @@ def load(
 
 def _with_probe(
     cfg: VJEPA2Config,
-    settings: dict[str, Any],
     parts: Mapping[str, StateDict],
+    probe_file: dict[str, Any],
     levels: Any,
-    probe: str,
+    heads: int | None,
     source: str,
+    probe: str,
 ) -> VJEPA2Config:
     """``cfg`` with the head of a probe file (one linear head, or per-task heads: the
-    anticipation probe, which needs the predictor) and the levels it reads."""
+    anticipation probe, which needs the predictor) and the levels it reads; its heads as
+    given, else as a file of ours stores them, else 16 (every released probe)."""
+    settings = original.classifier_settings(parts["classifier"], heads or 16)
+    if heads is None:
+        settings.update(original.stored_probe_settings(probe_file))
     if settings["classifier_tasks"] and "predictor" not in parts:
         tasks = ", ".join(t for t, _ in settings["classifier_tasks"])
         raise CheckpointError(
@@ -268,6 +285,18 @@ def _with_probe(
             f"{probe}: this probe reads encoder blocks {layers}, which a "
             f"{cfg.num_hidden_layers}-block encoder does not have"
         ) from err
+
+
+def _preset_levels(source: str | os.PathLike, cfg: VJEPA2Config) -> VJEPA2Config:
+    """A released classifier whose probe reads several blocks (the Diving48 presets): its Hub
+    config.json does not say so, the preset does (``out_layers``)."""
+    try:
+        layers = get_preset(str(source)).overrides.get("out_layers")
+    except UnknownPresetError:
+        return cfg
+    if layers and cfg.is_classifier and not cfg.out_layers:
+        return cfg.replace(out_layers=list(layers))
+    return cfg
 
 
 def with_levels(
