@@ -16,7 +16,7 @@ from vjepa2.config import ConfigError, VJEPA2Config
 from vjepa2.data.clip_pipeline import ClipSpec
 from vjepa2.errors import UsageError, VJEPA2Error
 from vjepa2.inference import Embedding, classify, embed_video
-from vjepa2.models import VJEPA2ForVideoClassification, VJEPA2Model
+from vjepa2.models import VJEPA2ForActionAnticipation, VJEPA2ForVideoClassification, VJEPA2Model
 from vjepa2.presets import PRESETS, get_preset
 from vjepa2.video.transforms import preprocess
 from vjepa2.weights import CheckpointError, build_model, load, save
@@ -30,6 +30,7 @@ __all__ = [
     "UsageError",
     "VJEPA2Config",
     "VJEPA2Error",
+    "VJEPA2ForActionAnticipation",
     "VJEPA2ForVideoClassification",
     "VJEPA2Model",
     "__version__",

@@ -390,3 +390,24 @@ def test_the_diving48_presets_read_their_four_levels(tmp_path, monkeypatch):
         assert vjepa2.load(source).config.out_layers == [17, 19, 21, 23]
     assert vjepa2.load("vitl-ssv2").config.out_layers is None
     assert vjepa2.load(tmp_path / "hub").config.out_layers is None  # a folder says nothing
+
+
+def test_config_fields_of_levels_and_tasks_round_trip_and_are_checked(tmp_path):
+    base = dict(hidden_size=64, num_attention_heads=2, num_hidden_layers=4)
+    config = VJEPA2Config(**base, out_layers=[1, -1], classifier_num_queries=2,
+                          classifier_tasks=[("verb", 3), ("noun", 4)])  # fmt: skip
+    config.save(tmp_path)
+    again = VJEPA2Config.from_json_file(tmp_path / "config.json")
+    assert again.out_layers == [1, -1] and again.classifier_tasks == [("verb", 3), ("noun", 4)]
+    assert again.architecture == "VJEPA2ForActionAnticipation"
+    assert "out_layers" not in VJEPA2Config(**base).to_dict()  # unset: not written
+    bad = [
+        (dict(out_layers=[4]), "not block indices of a 4-block encoder"),
+        (dict(out_layers=[]), "non-empty list"),
+        (dict(classifier_tasks=[("verb", 3)], classifier_num_queries=2), "one query per task"),
+        (dict(classifier_tasks=[("verb", 0)]), "name, class count"),
+        (dict(classifier_tasks=[("verb", 3)], id2label={0: "a"}), "not both"),
+    ]
+    for changes, message in bad:
+        with pytest.raises(vjepa2.ConfigError, match=message):
+            VJEPA2Config(**base, **changes)

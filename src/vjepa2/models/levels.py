@@ -98,7 +98,9 @@ def encode_levels(encoder: nn.Module, pixels: torch.Tensor, blocks: Sequence[int
     return torch.stack(outs, dim=1)
 
 
-def probe_tokens(encoder: nn.Module, pixels: torch.Tensor, blocks: Sequence[int] | None):
+def probe_tokens(
+    encoder: nn.Module, pixels: torch.Tensor, blocks: Sequence[int] | None
+) -> torch.Tensor:
     """What a probe reads: the last block's tokens ``[B, N, D]``, or with ``blocks`` their
     normed outputs concatenated along the token axis ``[B, L*N, D]`` (level-major)."""
     if not blocks:

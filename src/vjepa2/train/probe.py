@@ -39,7 +39,11 @@ from vjepa2.files import write_text_atomic
 from vjepa2.inference.records import weights_fingerprint
 from vjepa2.models.classifier import AttentiveClassifier
 from vjepa2.models.levels import resolve_levels
-from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
+from vjepa2.models.model import (
+    VJEPA2ForActionAnticipation,
+    VJEPA2ForVideoClassification,
+    VJEPA2Model,
+)
 from vjepa2.runtime import parse_dtype
 from vjepa2.train import probe_report
 from vjepa2.train.features import FeatureCache, read_failures
@@ -92,6 +96,8 @@ def _split_backbone(model: VJEPA2Model | VJEPA2ForVideoClassification):
     """(backbone, head to start the probes from or None)."""
     if isinstance(model, VJEPA2ForVideoClassification):
         return model.backbone, model.head
+    if isinstance(model, VJEPA2ForActionAnticipation):  # its multi-query head does not fit
+        return model.backbone, None
     return model, None
 
 
@@ -417,6 +423,8 @@ def export_classifier(backbone: VJEPA2Model, probe: AttentiveClassifier, setting
         classifier_layer_norm_eps=None if eps == config.layer_norm_eps else eps,
         frames_per_clip=settings.frames or config.frames_per_clip, architectures=None,
         out_layers=list(levels) if levels else None,
+        **({"classifier_tasks": None, "classifier_num_queries": 1}
+           if getattr(config, "classifier_tasks", None) else {}),
     )  # fmt: skip
     model = VJEPA2ForVideoClassification(config, with_predictor=backbone.predictor is not None)
     model.backbone.load_state_dict(backbone.state_dict())
