@@ -14,6 +14,7 @@ from tests.models.test_vjepa2_1 import random_model as random_v21
 from tests.weights.test_loading import random_model
 from vjepa2.cli import app
 from vjepa2.data.clip_pipeline import ClipSpec, read_clips
+from vjepa2.inference.attention import attention_video
 from vjepa2.inference.classify import classify_videos
 from vjepa2.video.synthetic import signature_frames
 from vjepa2.video.writer import encode_video
@@ -137,3 +138,18 @@ def test_embed_with_a_four_level_classifier_pools_what_its_probe_reads(
                  "--layers", "1", "--workers", 0, "-q")  # fmt: skip
     assert result.exit_code == 2
     assert "probe reads encoder blocks [2, 3, 4, 5]" in result.output
+
+
+@torch.no_grad()
+def test_attention_maps_of_a_four_level_classifier_cover_its_levels(four_level_classifier, video):
+    model = vjepa2.load(four_level_classifier)
+    spec = ClipSpec.for_model(model.config)
+    seen = []
+    model.head.pooler.register_forward_pre_hook(lambda m, args: seen.append(args[0].shape[1]))
+    picture, labels = attention_video(video, model, spec)
+    assert seen == [4 * 32]  # the probe read the 4 levels of 32 tokens
+    windows = spec.with_(stride=spec.frames * spec.frame_step, segments=1, views=1)
+    pixels = read_clips(video, windows).pixels[:, 0]  # the clips attention_video reads
+    expected = model(pixels).logits.argmax(-1).tolist()
+    assert len(labels) == 2 and labels == [model.id2label[i] for i in expected]
+    assert picture.shape[-2] == 2 * model.config.crop_size  # input | heat map
