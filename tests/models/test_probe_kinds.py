@@ -135,6 +135,7 @@ SHAPES = {
 def original_files(tmp_path, shape, classes: int = 5, name: str = "probe.pt"):
     """An encoder and a probe of random weights in Meta's layout; returns their paths, the
     config and the raw probe state dict (without wrappers)."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     width, depth, heads, probe_heads, crop, frames = shape
     config = VJEPA2Config(
         hidden_size=width, num_hidden_layers=depth, num_attention_heads=heads, crop_size=crop,
@@ -411,3 +412,11 @@ def test_config_fields_of_levels_and_tasks_round_trip_and_are_checked(tmp_path):
     for changes, message in bad:
         with pytest.raises(vjepa2.ConfigError, match=message):
             VJEPA2Config(**base, **changes)
+
+
+def test_a_probe_of_another_model_size_is_a_one_line_error(tmp_path):
+    _, probe_path, _, _ = original_files(tmp_path / "a", SHAPES["d4-w96"])
+    encoder_path, _, config, _ = original_files(tmp_path / "b", SHAPES["d6-w64-48px"])
+    with pytest.raises(CheckpointError, match="96-wide tokens cannot read a 64-wide") as err:
+        vjepa2.load(encoder_path, config=config, classifier=probe_path)
+    assert "\n" not in str(err.value)

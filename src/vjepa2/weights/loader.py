@@ -269,6 +269,12 @@ def _with_probe(
     anticipation probe, which needs the predictor) and the levels it reads; its heads as
     given, else as a file of ours stores them, else 16 (every released probe)."""
     settings = original.classifier_settings(parts["classifier"], heads or 16)
+    width = original.probe_width(parts["classifier"])
+    if width != cfg.hidden_size:
+        raise CheckpointError(
+            f"{probe}: a probe of {width}-wide tokens cannot read a {cfg.hidden_size}-wide "
+            f"encoder ({source}); it belongs to another model size"
+        )
     if heads is None:
         settings.update(original.stored_probe_settings(probe_file))
     if settings["classifier_tasks"] and "predictor" not in parts:

@@ -182,6 +182,11 @@ def stored_probe_settings(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return {k: stored.get(k) for k in ("classifier_num_heads", "classifier_layer_norm_eps")}
 
 
+def probe_width(probe: StateDict) -> int:
+    """The token width D a probe reads (its queries are ``[1, Q, D]``)."""
+    return int(strip_wrappers(probe)["pooler.query_tokens"].shape[-1])
+
+
 def probe_tasks(probe: StateDict) -> list[tuple[str, int]]:
     """``(task, classes)`` of a multi-task probe's ``{task}_classifier`` heads, in query order
     (empty for a single-head probe)."""
