@@ -12,8 +12,7 @@ from rich.table import Table
 
 from vjepa2.cli import common
 from vjepa2.cli.app import app
-from vjepa2.inference.classify import ANTICIPATION_HINT, classify_videos
-from vjepa2.models import VJEPA2ForVideoClassification
+from vjepa2.inference.classify import ANTICIPATION_HINT, CLASSIFIERS, classify_videos
 from vjepa2.models.model import VJEPA2ForActionAnticipation
 
 
@@ -34,6 +33,7 @@ def classify(
     workers: common.Workers = common.DEFAULT_WORKERS,
     device: common.Device = "auto",
     dtype: common.Dtype = "fp32",
+    compile_model: common.Compile = False,
 ) -> None:
     """Classify videos with a V-JEPA 2 classifier: the top-k labels with probabilities.
 
@@ -53,12 +53,13 @@ def classify(
     net, _ = common.load_model(model, device)
     if isinstance(net, VJEPA2ForActionAnticipation):
         raise typer.BadParameter(ANTICIPATION_HINT, param_hint="--model")
-    if not isinstance(net, VJEPA2ForVideoClassification):
+    if not isinstance(net, CLASSIFIERS):
         raise typer.BadParameter(
             "this checkpoint has no classifier head; use a classifier preset (see 'vjepa2 "
             "models') or a model trained with 'vjepa2 train-probe'",
             param_hint="--model",
         )
+    common.compile_encoder(net, compile_model)
     spec = common.clip_spec(net.config, frames, frame_step, fps, segments, views, None, None)
     predictions = classify_videos(
         net, paths, spec, k=top_k, batch_size=batch_size, workers=workers,

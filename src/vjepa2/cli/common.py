@@ -22,7 +22,12 @@ from vjepa2.cli.validate import (  # noqa: F401 - the shared options, re-exporte
 )
 from vjepa2.data.clip_pipeline import ClipSpec
 from vjepa2.data.manifest import find_videos, read_list
-from vjepa2.runtime import DEFAULT_WORKERS, pick_device  # noqa: F401 - re-exported
+from vjepa2.runtime import (  # noqa: F401 - DEFAULT_WORKERS and pick_device are re-exported
+    COMPILE_HELP,
+    DEFAULT_WORKERS,
+    maybe_compile,
+    pick_device,
+)
 from vjepa2.runtime import parse_dtype as parse_dtype_name
 from vjepa2.weights import load
 
@@ -42,6 +47,7 @@ Stride = Annotated[
     typer.Option(help="Sliding windows: a window starts every N frames (one output per window).",
                  min=1),
 ]  # fmt: skip
+Compile = Annotated[bool, typer.Option("--compile", help=COMPILE_HELP)]
 CheckpointKey = Annotated[
     str, typer.Option(help="For .pt checkpoints: 'encoder' or 'target_encoder'.")
 ]
@@ -54,6 +60,11 @@ def load_model(model: str, device: str, checkpoint_key: str = "encoder"):
         return load(model, checkpoint_key=checkpoint_key, device=target), target
     except (OSError, ValueError, KeyError) as err:
         raise typer.BadParameter(str(err), param_hint="--model") from err
+
+
+def compile_encoder(net, enabled: bool) -> None:
+    """``torch.compile`` the model's encoder (in place) when ``--compile`` is given."""
+    maybe_compile(net.encoder, enabled, name="encoder")
 
 
 def clip_spec(config, frames, frame_step, fps, segments, views, window, stride) -> ClipSpec:

@@ -41,6 +41,15 @@ def embed(
             "[S, V, L, D]. Default: the last block (a classifier's: what its probe reads)."
         ),
     ] = None,
+    dense: Annotated[
+        bool,
+        typer.Option(
+            "--dense",
+            help="Also write the token grid `tokens` [S, V, T', H', W', D] (whatever --pool) and "
+            "`token_frames` [S, T', F] (the frames of each temporal step), the layout in each "
+            "record.",
+        ),
+    ] = False,
     frames: common.Frames = None,
     frame_step: common.FrameStep = None,
     fps: common.Fps = None,
@@ -57,14 +66,19 @@ def embed(
     ] = "fp32",
     checkpoint_key: common.CheckpointKey = "encoder",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    compile_model: common.Compile = False,
 ) -> None:
-    """Embed videos with a V-JEPA 2 encoder.
+    """Embed videos and images with a V-JEPA 2 or 2.1 encoder.
 
-    Writes `OUT/<name>-<hash>.safetensors` per video (an image is a one-frame video), with
-    tensors `pooled` [S, V, D] and/or `tokens` [S, V, T', H', W', D] (with `--layers`, a level
-    axis L after V), the frame `indices` and
-    the clip `starts`/`ends` in seconds (S clips, V views); `OUT/records.jsonl` (path, status,
-    error, output, frames, seconds) and `OUT/run.json` (the model and settings).
+    Writes `OUT/<name>-<hash>.safetensors` per file, with tensors `pooled` [S, V, D] and/or
+    `tokens` [S, V, T', H', W', D] (the dense grid: T' steps of 2 frames, H' x W' patches of
+    16 px; with `--layers`, a level axis L after V), the frame `indices` and the clip
+    `starts`/`ends` in seconds (S clips, V views);
+    `OUT/records.jsonl` (path, status, error, output, frames, seconds, modality) and
+    `OUT/run.json` (the model and settings).
+
+    Images: a V-JEPA 2.1 model embeds an image as one frame through its image path (T' = 1,
+    S = 1); a V-JEPA 2 model has none and embeds it as a static clip (the frame repeated).
 
     Running again skips videos already embedded (the same file: resolved path, size and
     modification time), so a stopped run resumes. Another model or other settings into the
@@ -79,6 +93,7 @@ def embed(
     vjepa2 embed long.mp4 -m vitl -o emb/ --stride 32      # one vector per 32 frames
     vjepa2 embed clips/ -m vitl-ssv2 -o emb/ --segments 2 --views 3 --dtype bf16
     vjepa2 embed clips/ -m vitl -o emb/ --layers 4 --pool both   # the paper's 4 levels
+    vjepa2 embed photos/ -m vitl-2.1 -o emb/ --dense      # images and videos, token grids
     ```
     """
     if pool not in POOL_CHOICES:
@@ -89,10 +104,11 @@ def embed(
     videos = common.gather_inputs(inputs, list_file)
     compute_dtype = common.parse_dtype(dtype)
     net, target = common.load_model(model, device, checkpoint_key)
+    common.compile_encoder(net, compile_model)
     spec = common.clip_spec(net.config, frames, frame_step, fps, segments, views, window, stride)
     try:
         summary = embed_videos(
-            net, videos, out, spec, pool=pool, batch_size=batch_size, workers=workers,
+            net, videos, out, spec, pool=pool, dense=dense, batch_size=batch_size, workers=workers,
             dtype=compute_dtype, save_dtype=common.parse_dtype(save_dtype), model_name=model,
             progress=not quiet, layers=levels,
         )  # fmt: skip

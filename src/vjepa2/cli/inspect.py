@@ -60,7 +60,7 @@ def models(
     for r in rows:
         table.add_row(
             r["name"], r["task"], f"{r['params_m']:.1f}M", str(r["frames_per_clip"]),
-            str(r["crop_size"]), r["hub_id"],
+            str(r["crop_size"]), r["hub_id"] or f"(no mirror) {r['original_file']}",
         )  # fmt: skip
     console.print(table)
 

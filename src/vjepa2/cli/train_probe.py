@@ -53,6 +53,7 @@ def train_probe(
         str, typer.Option(help="auto (cuda > mps > cpu), cpu, cuda, cuda:1, mps.")
     ] = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    compile_model: common.Compile = False,
 ) -> None:
     """Train a video classifier: a frozen V-JEPA 2 backbone with an attentive probe.
 
@@ -81,6 +82,7 @@ def train_probe(
     train_set, val_set, test_set = labelled_splits(data, train, val, test, split, settings.seed)
     net, target = common.load_model(model, device)
     check_frames(settings.frames, net.config.tubelet_size)
+    common.compile_encoder(net, compile_model)
     typer.echo(
         f"{len(train_set)} train / {len(val_set)} val / {len(test_set)} test videos, "
         f"{len(train_set.id2label)} classes, {len(settings.head_grid)} probe(s), on {target}"

@@ -17,7 +17,11 @@ from vjepa2.data.clip_pipeline import ClipSpec, clips_from_frames, read_clips
 from vjepa2.data.loader import UnreadableVideo, iterate_clips
 from vjepa2.inference.runner import Forward, batched_outputs, video_outputs
 from vjepa2.models.model import VJEPA2ForActionAnticipation, VJEPA2ForVideoClassification
+from vjepa2.models.vjepa2_1 import VJEPA21ForVideoClassification
 from vjepa2.weights import load
+
+CLASSIFIERS = (VJEPA2ForVideoClassification, VJEPA21ForVideoClassification)
+"""The classifier classes (V-JEPA 2 and 2.1): a backbone with an attentive ``head``."""
 
 
 def classify_forward(model: VJEPA2ForVideoClassification) -> Forward:
@@ -52,10 +56,10 @@ ANTICIPATION_HINT = (
 )
 
 
-def _require_classifier(model) -> VJEPA2ForVideoClassification:
+def _require_classifier(model) -> VJEPA2ForVideoClassification | VJEPA21ForVideoClassification:
     if isinstance(model, VJEPA2ForActionAnticipation):
         raise ValueError(ANTICIPATION_HINT)
-    if not isinstance(model, VJEPA2ForVideoClassification):
+    if not isinstance(model, CLASSIFIERS):
         raise ValueError(
             "this model has no classifier head; load a classifier (e.g. vitl-ssv2, a directory "
             "written by 'vjepa2 train-probe', or an encoder .pt with classifier=PROBE.pt)"

@@ -1,4 +1,4 @@
-"""Configuration of a V-JEPA 2.1 model (``model_type`` "vjepa2_1") and the released presets.
+"""Configuration of a V-JEPA 2.1 model (``model_type`` "vjepa2_1"), and the released presets.
 
 V-JEPA 2.1 keeps V-JEPA 2's ViT blocks but changes the rest around them (see docs/vjepa2_1.md):
 interleaved RoPE with optional interpolation to the pretrained grid, an image patch embedding,
@@ -15,8 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from vjepa2.config import read_config_json, write_config_json
+from vjepa2.presets import (
+    PRESETS,
+    V21_MODEL_TYPE,
+    Preset,
+    preset_for_original_file,
+    register_config_class,
+)
 
-MODEL_TYPE = "vjepa2_1"
+MODEL_TYPE = V21_MODEL_TYPE
 
 # Blocks whose outputs the hierarchical norms take, by encoder depth (Meta's table; 48 is uneven).
 HIERARCHICAL_LAYERS = {
@@ -30,6 +37,10 @@ HIERARCHICAL_LAYERS = {
 PRETRAINED_GRID = {16: 16, 14: 18}
 
 
+_CLASSIFIER_FIELDS = ("id2label", "num_pooler_layers", "classifier_num_heads",
+                      "classifier_layer_norm_eps", "classifier_num_queries")  # fmt: skip
+
+
 @dataclass
 class VJEPA21Config:
     """Hyper-parameters of a V-JEPA 2.1 encoder and its predictor.
@@ -39,6 +50,11 @@ class VJEPA21Config:
     the predictor reads and predicts: 4 for g/G, 1 for the distilled B/L. ``pred_teacher_dim``
     sets the predictor's output width per level (the teacher's, 1664 for B/L); None means the
     encoder's own width.
+
+    A classifier (:class:`~vjepa2.models.vjepa2_1.VJEPA21ForVideoClassification`, the attentive
+    probe over the last level's tokens) is the config with ``id2label``, as in V-JEPA 2: the
+    pooler has ``num_pooler_layers`` self-attention blocks, ``classifier_num_heads`` heads and
+    LayerNorm eps ``classifier_layer_norm_eps`` (None: the encoder's).
     """
 
     patch_size: int = 16
@@ -63,11 +79,18 @@ class VJEPA21Config:
     pred_num_levels: int = 4
     pred_teacher_dim: int | None = None
     pred_interpolate_rope: bool = False
+    id2label: dict[int, str] | None = None
+    num_pooler_layers: int = 3
+    classifier_num_heads: int | None = None
+    classifier_layer_norm_eps: float | None = None
+    classifier_num_queries: int = 1
     model_type: str = MODEL_TYPE
     # Keys of config.json we do not interpret, kept so that read -> write loses nothing.
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if self.id2label is not None:  # JSON keys are strings
+            self.id2label = {int(k): str(v) for k, v in dict(self.id2label).items()}
         if self.hierarchical_layers is None:
             self.hierarchical_layers = list(HIERARCHICAL_LAYERS.get(self.num_hidden_layers, ()))
         self.hierarchical_layers = [int(i) for i in self.hierarchical_layers]
@@ -84,6 +107,12 @@ class VJEPA21Config:
         ):
             if heads < 1 or width % heads:
                 problems.append(f"{name} {width} is not divisible by {heads} heads")
+        if self.is_classifier and (self.pooler_num_heads < 1
+                                   or self.hidden_size % self.pooler_num_heads):  # fmt: skip
+            problems.append(
+                f"classifier_num_heads {self.pooler_num_heads} does not divide hidden_size "
+                f"{self.hidden_size}"
+            )
         problems += self._level_problems()
         if self.crop_size % self.patch_size:
             problems.append(f"crop_size {self.crop_size} is not divisible by {self.patch_size}")
@@ -144,8 +173,22 @@ class VJEPA21Config:
 
     @property
     def is_classifier(self) -> bool:
-        """Always False: no 2.1 classifier head yet (the model-family registry asks)."""
-        return False
+        """Whether the config has labels (a classifier head over the encoder)."""
+        return self.id2label is not None
+
+    @property
+    def num_labels(self) -> int:
+        return len(self.id2label) if self.id2label else 0
+
+    @property
+    def pooler_num_heads(self) -> int:
+        return self.classifier_num_heads or self.num_attention_heads
+
+    @property
+    def pooler_layer_norm_eps(self) -> float:
+        if self.classifier_layer_norm_eps is None:
+            return self.layer_norm_eps
+        return self.classifier_layer_norm_eps
 
     @property
     def pred_output_dim(self) -> int:
@@ -164,6 +207,9 @@ class VJEPA21Config:
         out = dict(self.extra)
         out.update({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
         del out["extra"]
+        if not self.is_classifier:  # an encoder's config.json names no head
+            for name in _CLASSIFIER_FIELDS:
+                del out[name]
         return out
 
     @classmethod
@@ -188,49 +234,15 @@ class VJEPA21Config:
         return write_config_json(self.to_dict(), directory)
 
 
-@dataclass(frozen=True)
-class V21Preset:
-    """A released V-JEPA 2.1 checkpoint: its name here, Meta's file, the encoder key it is read
-    from, and the architecture. ``hub_id`` is None: no Hub mirror of the 2.1 files is known."""
-
-    name: str
-    original_file: str
-    checkpoint_key: str
-    description: str
-    arch: dict[str, Any]
-    hub_id: str | None = None
-
-    def config(self) -> VJEPA21Config:
-        return VJEPA21Config(**self.arch)
+# The released 2.1 presets live with the others in vjepa2.presets (Meta's file names, encoder
+# keys); building one gives this config class.
+register_config_class(MODEL_TYPE, VJEPA21Config)
+V21Preset = Preset
+PRESETS_21: dict[str, Preset] = {
+    name: p for name, p in PRESETS.items() if p.model_type == MODEL_TYPE
+}
 
 
-def _arch(dim: int, depth: int, heads: int, mlp: float, pred_depth: int, levels: int,
-          teacher: int | None) -> dict[str, Any]:  # fmt: skip
-    return dict(
-        hidden_size=dim, num_hidden_layers=depth, num_attention_heads=heads, mlp_ratio=mlp,
-        pred_num_hidden_layers=pred_depth, pred_num_levels=levels, pred_teacher_dim=teacher,
-    )  # fmt: skip
-
-
-PRESETS_21: dict[str, V21Preset] = {
-    p.name: p
-    for p in [
-        V21Preset("vitb-2.1", "vjepa2_1_vitb_dist_vitG_384.pt", "ema_encoder",
-                  "ViT-B/16 V-JEPA 2.1 encoder distilled from ViT-G, 384 px",
-                  _arch(768, 12, 12, 4.0, 12, 1, 1664)),
-        V21Preset("vitl-2.1", "vjepa2_1_vitl_dist_vitG_384.pt", "ema_encoder",
-                  "ViT-L/16 V-JEPA 2.1 encoder distilled from ViT-G, 384 px",
-                  _arch(1024, 24, 16, 4.0, 12, 1, 1664)),
-        V21Preset("vitg-2.1", "vjepa2_1_vitg_384.pt", "target_encoder",
-                  "ViT-g/16 V-JEPA 2.1 encoder, 384 px",
-                  _arch(1408, 40, 22, 48 / 11, 24, 4, None)),
-        V21Preset("vitG-2.1", "vjepa2_1_vitG_384.pt", "target_encoder",
-                  "ViT-G/16 V-JEPA 2.1 encoder (1.84B), 384 px",
-                  _arch(1664, 48, 26, 64 / 13, 24, 4, None)),
-    ]
-}  # fmt: skip
-
-
-def preset_for_file(filename: str) -> V21Preset | None:
+def preset_for_file(filename: str) -> Preset | None:
     """The 2.1 preset whose released ``.pt`` has this basename, if any."""
-    return next((p for p in PRESETS_21.values() if p.original_file == filename), None)
+    return preset_for_original_file(filename, MODEL_TYPE)

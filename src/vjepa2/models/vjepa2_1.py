@@ -16,7 +16,9 @@ import torch
 from torch import nn
 
 from vjepa2.models.blocks import init_weights
+from vjepa2.models.classifier import AttentiveClassifier
 from vjepa2.models.encoder import IndexList
+from vjepa2.models.model import VideoClassifierOutput
 from vjepa2.models.v21_config import (
     HIERARCHICAL_LAYERS,
     MODEL_TYPE,
@@ -32,15 +34,26 @@ __all__ = [
     "HIERARCHICAL_LAYERS",
     "MODEL_TYPE",
     "PRESETS_21",
+    "V21_PRETRAIN_MISSING",
     "PredictorOutput",
     "V21Preset",
     "VJEPA21Config",
     "VJEPA21Encoder",
+    "VJEPA21ForVideoClassification",
     "VJEPA21Model",
     "VJEPA21Output",
+    "VJEPA21PreTrained",
     "VJEPA21Predictor",
     "preset_for_file",
 ]
+
+
+V21_PRETRAIN_MISSING = (
+    "pretraining a V-JEPA 2.1 model is not supported: the 2.1 loss (how the hierarchical "
+    "targets and the context-token predictions are weighted and normalised) is not in the "
+    "known facts; see docs/vjepa2_1.md"
+)
+"""Why ``vjepa2 pretrain`` refuses a 2.1 checkpoint (one line)."""
 
 
 @dataclass
@@ -63,7 +76,14 @@ class VJEPA21Output:
     predictor_context_output: torch.Tensor | None = None
 
 
-class VJEPA21Model(nn.Module):
+class VJEPA21PreTrained(nn.Module):
+    """What every V-JEPA 2.1 model is (the model and its classifier): the class
+    ``vjepa2.save`` tells the family's format by."""
+
+    config: VJEPA21Config
+
+
+class VJEPA21Model(VJEPA21PreTrained):
     """The V-JEPA 2.1 encoder and (optionally) its predictor."""
 
     def __init__(self, config: VJEPA21Config, with_predictor: bool = True) -> None:
@@ -143,3 +163,50 @@ class VJEPA21Model(nn.Module):
     def get_vision_features(self, pixel_values_videos: torch.Tensor) -> torch.Tensor:
         """Encoder tokens ``[B, N, D]`` (the last level), as transformers names it."""
         return self.encoder(pixel_values_videos)
+
+
+class VJEPA21ForVideoClassification(VJEPA21PreTrained):
+    """A V-JEPA 2.1 backbone with an attentive-probe classifier head over the encoder's last
+    level (``[B, N, D]``, what ``last_hidden_state`` gives), as V-JEPA 2's classifier.
+
+    The config is a :class:`VJEPA21Config` with ``id2label``; the head's heads and LayerNorm
+    eps are ``config.pooler_num_heads`` / ``config.pooler_layer_norm_eps``. Images
+    (``[B, 1, C, H, W]`` or ``[B, C, H, W]``) go through the image path.
+    """
+
+    def __init__(self, config: VJEPA21Config, with_predictor: bool = True) -> None:
+        super().__init__()
+        if not config.is_classifier:
+            raise ValueError("a classifier config needs id2label (the class names)")
+        self.config = config
+        self.backbone = VJEPA21Model(config, with_predictor=with_predictor)
+        self.head = AttentiveClassifier(
+            config.hidden_size,
+            config.num_labels,
+            num_heads=config.pooler_num_heads,
+            num_self_blocks=config.num_pooler_layers,
+            num_queries=config.classifier_num_queries,
+            eps=config.pooler_layer_norm_eps,
+        )
+
+    @property
+    def encoder(self) -> VJEPA21Encoder:
+        """The encoder under the head (``backbone.encoder``)."""
+        return self.backbone.encoder
+
+    @property
+    def predictor(self) -> VJEPA21Predictor | None:
+        return self.backbone.predictor
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        return dict(self.config.id2label or {})
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, pixel_values_videos: torch.Tensor) -> VideoClassifierOutput:
+        """Logits ``[B, num_labels]`` (with the pooled features and the encoder tokens)."""
+        tokens = self.encoder(pixel_values_videos)
+        pooled = self.head.pool(tokens)
+        return VideoClassifierOutput(self.head.linear(pooled), pooled, tokens)

@@ -41,7 +41,8 @@ from vjepa2.errors import UsageError
 from vjepa2.models import VJEPA2Model
 from vjepa2.models.encoder import VJEPA2Encoder, gather_tokens, target_features
 from vjepa2.models.predictor import VJEPA2Predictor
-from vjepa2.runtime import Distributed, autocast, init_distributed, parse_dtype
+from vjepa2.models.vjepa2_1 import V21_PRETRAIN_MISSING, VJEPA21PreTrained
+from vjepa2.runtime import Distributed, autocast, init_distributed, maybe_compile, parse_dtype
 from vjepa2.train.loop import LoopPlan, run_epochs
 from vjepa2.train.masks import sample_masks, step_generator
 from vjepa2.train.optim import linear, param_groups, set_lr, warmup_cosine
@@ -138,6 +139,8 @@ def load_init(source: str) -> tuple[VJEPA2Model, VJEPA2Encoder | None]:
     """The model to continue pretraining from, and its EMA target encoder when the source is an
     original ``.pt`` that has one."""
     model = load(source)
+    if isinstance(model, VJEPA21PreTrained):
+        raise UsageError(f"{source}: {V21_PRETRAIN_MISSING}")
     model = model.backbone if hasattr(model, "backbone") else model  # a classifier: its encoder
     target = None
     if Path(source).suffix in (".pt", ".pth") and "target_encoder" in load_checkpoint(source):
@@ -316,6 +319,8 @@ def setup(opts: PretrainOptions) -> Pretraining:
         optimizer.load_state_dict(checkpoint["opt"])
         state = RunState(checkpoint["epoch"], checkpoint["batch_in_epoch"], checkpoint["step"])
         set_rng_state(checkpoint["rng"])
+    maybe_compile(trained, opts.compile, "context encoder + predictor", log.info)
+    maybe_compile(target, opts.compile, "target encoder", log.info)
     model: nn.Module = trained
     if ddp.enabled:
         ids = [device.index] if device.type == "cuda" else None

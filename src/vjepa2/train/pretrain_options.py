@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from vjepa2.errors import UsageError
-from vjepa2.runtime import DTYPES, parse_device
+from vjepa2.runtime import COMPILE_HELP, DTYPES, parse_device
 from vjepa2.train.masks import DEFAULT_MASKS, MaskConfig
 from vjepa2.train.options import option, options_json
 
@@ -131,6 +131,7 @@ class PretrainOptions:
     dtype: str = option("auto", "auto (bf16 autocast on CUDA, else fp32), fp32, bf16, fp16.",
                         choices=("auto", *DTYPES))  # fmt: skip
     seed: int = option(0, "Seeds the init, the data order and the masks.")
+    compile: bool = option(False, COMPILE_HELP, resume="free")
     resume: bool = option(False, "Continue from OUT/latest.pt exactly where it stopped (the "
                           "same options, model and data).", resume="free")  # fmt: skip
     overwrite: bool = option(False, "Delete the run already in OUT and start again.",

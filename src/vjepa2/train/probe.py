@@ -36,6 +36,7 @@ from vjepa2.data.clip_pipeline import ClipSpec
 from vjepa2.data.manifest import LabelledSet
 from vjepa2.errors import UsageError
 from vjepa2.files import write_text_atomic
+from vjepa2.inference.classify import CLASSIFIERS
 from vjepa2.inference.records import weights_fingerprint
 from vjepa2.models.classifier import AttentiveClassifier
 from vjepa2.models.levels import resolve_levels
@@ -44,6 +45,7 @@ from vjepa2.models.model import (
     VJEPA2ForVideoClassification,
     VJEPA2Model,
 )
+from vjepa2.models.vjepa2_1 import VJEPA21ForVideoClassification, VJEPA21Model
 from vjepa2.runtime import parse_dtype
 from vjepa2.train import probe_report
 from vjepa2.train.features import FeatureCache, read_failures
@@ -93,8 +95,8 @@ def probe_levels(config, settings: ProbeSettings) -> tuple[int, ...] | None:
 
 
 def _split_backbone(model: VJEPA2Model | VJEPA2ForVideoClassification):
-    """(backbone, head to start the probes from or None)."""
-    if isinstance(model, VJEPA2ForVideoClassification):
+    """(backbone, head to start the probes from or None); V-JEPA 2 or 2.1."""
+    if isinstance(model, CLASSIFIERS):
         return model.backbone, model.head
     if isinstance(model, VJEPA2ForActionAnticipation):  # its multi-query head does not fit
         return model.backbone, None
@@ -410,26 +412,41 @@ def finish(
 
 
 def export_classifier(backbone: VJEPA2Model, probe: AttentiveClassifier, settings: ProbeSettings,
-                      id2label: dict[int, str]) -> VJEPA2ForVideoClassification:  # fmt: skip
-    """The backbone and a trained probe as one classifier (HF-format ready), reading the
-    levels the probe was trained on."""
+                      id2label: dict[int, str]) -> nn.Module:  # fmt: skip
+    """The backbone and a trained probe as one classifier (HF-format ready; a V-JEPA 2.1
+    backbone gives a :class:`VJEPA21ForVideoClassification`, saved in the 2.1 folder format),
+    reading the levels the probe was trained on."""
     config = backbone.config
     levels = probe_levels(config, settings)
     heads = probe.pooler.cross_attention_block.xattn.num_heads
     eps = probe.pooler.cross_attention_block.norm1.eps
-    config = replace(
-        config, id2label=dict(id2label), num_pooler_layers=len(probe.pooler.blocks),
+    changes = dict(
+        id2label=dict(id2label), num_pooler_layers=len(probe.pooler.blocks),
         classifier_num_heads=None if heads == config.num_attention_heads else heads,
         classifier_layer_norm_eps=None if eps == config.layer_norm_eps else eps,
-        frames_per_clip=settings.frames or config.frames_per_clip, architectures=None,
-        out_layers=list(levels) if levels else None,
-        **({"classifier_tasks": None, "classifier_num_queries": 1}
-           if getattr(config, "classifier_tasks", None) else {}),
+        frames_per_clip=settings.frames or config.frames_per_clip,
+        **_level_changes(config, levels),
     )  # fmt: skip
-    model = VJEPA2ForVideoClassification(config, with_predictor=backbone.predictor is not None)
+    with_predictor = backbone.predictor is not None
+    if isinstance(backbone, VJEPA21Model):
+        model = VJEPA21ForVideoClassification(config.replace(**changes), with_predictor)
+    else:
+        config = replace(config, **changes, architectures=None)
+        model = VJEPA2ForVideoClassification(config, with_predictor=with_predictor)
     model.backbone.load_state_dict(backbone.state_dict())
     model.head.load_state_dict(probe.state_dict())
     return model.eval()
+
+
+def _level_changes(config, levels: tuple[int, ...] | None) -> dict[str, Any]:
+    """The config fields of the levels a probe reads (V-JEPA 2 configs carry them), the
+    anticipation probe's tasks dropped."""
+    if not hasattr(config, "out_layers"):
+        return {}
+    changes: dict[str, Any] = {"out_layers": list(levels) if levels else None}
+    if getattr(config, "classifier_tasks", None):
+        changes |= {"classifier_tasks": None, "classifier_num_queries": 1}
+    return changes
 
 
 def _compatible(head: AttentiveClassifier, probe: AttentiveClassifier) -> bool:
@@ -441,8 +458,10 @@ def _compatible(head: AttentiveClassifier, probe: AttentiveClassifier) -> bool:
 
 
 def _unfreeze(encoder: nn.Module, blocks: int) -> nn.ModuleList:
-    """Make the last ``blocks`` blocks and the final norm trainable (with checkpointing)."""
-    trainable = nn.ModuleList([*encoder.blocks[len(encoder.blocks) - blocks :], encoder.norm])
+    """Make the last ``blocks`` blocks and the final norm (2.1: the last level's) trainable
+    (with checkpointing)."""
+    norm = encoder.norms_block[-1] if hasattr(encoder, "norms_block") else encoder.norm
+    trainable = nn.ModuleList([*encoder.blocks[len(encoder.blocks) - blocks :], norm])
     if blocks:
         for param in trainable.parameters():
             param.requires_grad_(True)

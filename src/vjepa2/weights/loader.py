@@ -137,6 +137,8 @@ def resolve_source(
                 f"the demo model is missing from this installation ({DEMO_DIR})"
             )
         return DEMO_DIR
+    if name in PRESETS and not get_preset(name).hub_id:  # no Hub mirror (V-JEPA 2.1)
+        return get_preset(name).find_file()
     if name in PRESETS:
         name = get_preset(name).hub_id
     if name.count("/") == 1 and not name.startswith((".", "/")):
@@ -204,6 +206,8 @@ def load(
                 f"{path}: layers= is for V-JEPA 2 models; a {own.model_type} model gives its "
                 "levels itself (V-JEPA 2.1: model(x, hierarchical=True))"
             )
+        if config is None and preset:
+            config = get_preset(preset).config()
         return own.load(path, config=config, dtype=dtype, device=device)
     if path.is_dir():
         if classifier is not None:

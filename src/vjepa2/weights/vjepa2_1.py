@@ -35,7 +35,14 @@ from safetensors.torch import load_file, save_file
 
 from vjepa2.config import CONFIG_NAME
 from vjepa2.files import atomic_write, share_like_new_files
-from vjepa2.models.vjepa2_1 import MODEL_TYPE, VJEPA21Config, VJEPA21Model, preset_for_file
+from vjepa2.models.vjepa2_1 import (
+    MODEL_TYPE,
+    VJEPA21Config,
+    VJEPA21ForVideoClassification,
+    VJEPA21Model,
+    VJEPA21PreTrained,
+    preset_for_file,
+)
 from vjepa2.weights.families import OwnFormat, register_own_format
 from vjepa2.weights.keymaps import StateDict, strip_wrappers
 from vjepa2.weights.original import read_checkpoint
@@ -205,12 +212,14 @@ def instantiate(
     source: str,
     dtype: torch.dtype | None = torch.float32,
     device: str | torch.device = "cpu",
-) -> VJEPA21Model:
-    """Build the model (with a predictor iff the state dict has one) and load it strictly.
-    ``dtype=None`` keeps the checkpoint's dtypes."""
-    with_predictor = any(k.startswith("predictor.") for k in state_dict)
+) -> VJEPA21PreTrained:
+    """Build the model (with a predictor iff the state dict has one; the classifier when the
+    config has labels) and load it strictly. ``dtype=None`` keeps the checkpoint's dtypes."""
+    model_class = VJEPA21ForVideoClassification if config.is_classifier else VJEPA21Model
+    prefix = "backbone.predictor." if config.is_classifier else "predictor."
+    with_predictor = any(k.startswith(prefix) for k in state_dict)
     with torch.device("meta"):
-        model = VJEPA21Model(config, with_predictor=with_predictor)
+        model = model_class(config, with_predictor=with_predictor)
     state_dict = {
         k: v.to(device=device, dtype=dtype if dtype and v.is_floating_point() else v.dtype)
         for k, v in state_dict.items()
@@ -252,7 +261,7 @@ def load_pretrained(
     config: VJEPA21Config | None = None,
     dtype: torch.dtype | None = torch.float32,
     device: str | torch.device = "cpu",
-) -> VJEPA21Model:
+) -> VJEPA21PreTrained:
     """A directory in our 2.1 format (``config.json`` + ``model.safetensors``)."""
     directory = Path(directory)
     if config is None:
@@ -273,7 +282,7 @@ def load_v21(
     checkpoint_key: str | None = None,
     dtype: torch.dtype | None = torch.float32,
     device: str | torch.device = "cpu",
-) -> VJEPA21Model:
+) -> VJEPA21PreTrained:
     """Load a V-JEPA 2.1 model from our directory format or a Meta ``.pt`` (see
     :func:`load_original`); strict, in eval mode."""
     path = Path(source)
@@ -288,7 +297,7 @@ def load_v21(
     )
 
 
-def save_pretrained(model: VJEPA21Model, directory: str | os.PathLike) -> Path:
+def save_pretrained(model: VJEPA21PreTrained, directory: str | os.PathLike) -> Path:
     """Write ``model`` in our format: ``config.json`` and ``model.safetensors``."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -315,6 +324,11 @@ def to_original(model: VJEPA21Model) -> dict[str, Any]:
     from; else the training layout (g/G) or, for a 1-level predictor, the distilled one (B/L),
     with ``module.backbone.`` prefixes and our ``config`` (Meta's code ignores it; :func:`load_v21`
     reads it). A training layout's ``encoder`` is written as the model's encoder."""
+    if isinstance(model, VJEPA21ForVideoClassification):
+        raise CheckpointError(
+            "a V-JEPA 2.1 classifier is saved as a folder (vjepa2.save(model, 'dir')): Meta's "
+            "2.1 layout has no classifier"
+        )
     origin = model.config.extra.get(ORIGIN) or _fresh_origin(model.config)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     config = {k: v for k, v in model.config.to_dict().items() if k != ORIGIN}
@@ -394,7 +408,7 @@ def _load_for_facade(
     config: Any = None,
     dtype: torch.dtype | None = torch.float32,
     device: str | torch.device = "cpu",
-) -> VJEPA21Model:
+) -> VJEPA21PreTrained:
     """:func:`load_v21` as :func:`vjepa2.load` calls it, refusing a config of another family."""
     if config is not None and not isinstance(config, VJEPA21Config):
         raise CheckpointError(
@@ -404,7 +418,7 @@ def _load_for_facade(
     return load_v21(path, config=config, dtype=dtype, device=device)
 
 
-def save_v21(model: VJEPA21Model, path: str | os.PathLike) -> Path:
+def save_v21(model: VJEPA21PreTrained, path: str | os.PathLike) -> Path:
     """Meta's layout for a ``.pt`` / ``.pth`` path, our folder format otherwise."""
     path = Path(path)
     return (
@@ -431,7 +445,7 @@ register_own_format(
         model_type=MODEL_TYPE,
         holds=is_v21_checkpoint,
         load=_load_for_facade,
-        model_class=VJEPA21Model,
+        model_class=VJEPA21PreTrained,
         config_class=VJEPA21Config,
         save=save_v21,
         convert=convert_v21,
