@@ -154,3 +154,15 @@ def test_attention_maps_of_a_four_level_classifier_cover_its_levels(four_level_c
     expected = model(pixels).logits.argmax(-1).tolist()
     assert len(labels) == 2 and labels == [model.id2label[i] for i in expected]
     assert picture.shape[-2] == 2 * model.config.crop_size  # input | heat map
+
+
+def test_dense_layout_names_the_level_axis(tmp_path, video):
+    vjepa2.save(random_model(num_hidden_layers=3), tmp_path / "model")
+    out = tmp_path / "emb"
+    result = cli("embed", video, "-m", tmp_path / "model", "-o", out, "--layers", "0,2",
+                 "--dense", "--workers", 0, "-q")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (record,) = [json.loads(line) for line in (out / "records.jsonl").read_text().splitlines()]
+    assert record["dense"]["tokens"][:3] == ["clip", "view", "level"]
+    (written,) = out.glob("*.safetensors")
+    assert load_file(written)["tokens"].shape == (1, 1, 2, 2, 4, 4, 96)
