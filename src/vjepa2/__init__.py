@@ -16,7 +16,7 @@ from vjepa2.config import ConfigError, VJEPA2Config
 from vjepa2.data.clip_pipeline import ClipSpec
 from vjepa2.errors import UsageError, VJEPA2Error
 from vjepa2.inference import Embedding, classify, embed_video
-from vjepa2.models import VJEPA2ForVideoClassification, VJEPA2Model
+from vjepa2.models import VJEPA2ForActionAnticipation, VJEPA2ForVideoClassification, VJEPA2Model
 from vjepa2.presets import PRESETS, get_preset
 from vjepa2.video.transforms import preprocess
 from vjepa2.weights import CheckpointError, build_model, load, save
@@ -30,6 +30,7 @@ __all__ = [
     "UsageError",
     "VJEPA2Config",
     "VJEPA2Error",
+    "VJEPA2ForActionAnticipation",
     "VJEPA2ForVideoClassification",
     "VJEPA2Model",
     "__version__",
@@ -55,6 +56,7 @@ def embed(
     views: int | None = None,
     stride: int | None = None,
     batch_size: int = 8,
+    layers: int | list[int] | None = None,
 ) -> Embedding:
     """Embed a video file, or uint8 frames ``[T, H, W, 3]`` taken as one clip.
 
@@ -62,7 +64,9 @@ def embed(
     checkpoint's (``frames_per_clip`` frames from the start, every 2nd for 64-frame models).
     Returns an :class:`~vjepa2.inference.Embedding`: ``tokens`` ``[T', H', W', D]`` and
     ``pooled`` ``[D]`` (leading ``[S, V]`` dims when several segments/windows or views are
-    asked for). For folders of videos see :func:`vjepa2.inference.embed_videos`.
+    asked for). ``layers``: multi-level features, a count (``4``: the paper's taps) or block
+    indices; tokens and the mean ``pooled`` get a level axis (``[L, T', H', W', D]``, ``[L, D]``).
+    For folders of videos see :func:`vjepa2.inference.embed_videos`.
     """
     if not isinstance(model, torch.nn.Module):
         model = load(model)
@@ -70,4 +74,4 @@ def embed(
         model.config, frames=frames, frame_step=frame_step, fps=fps, segments=segments,
         views=views, stride=stride,
     )  # fmt: skip
-    return embed_video(video, model, spec, batch_size=batch_size)
+    return embed_video(video, model, spec, batch_size=batch_size, layers=layers)

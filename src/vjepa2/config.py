@@ -100,6 +100,12 @@ class VJEPA2Config:
     classifier_num_heads: int | None = None
     classifier_layer_norm_eps: float | None = None
     classifier_num_queries: int = 1
+    # Encoder blocks whose normed outputs the model gives as its levels (a probe reads them
+    # concatenated along the token axis, as the original "multilevel" probes); None: the last.
+    out_layers: list[int] | None = None
+    # A multi-task probe (EK100 action anticipation): (task, class count) per query, in query
+    # order; its heads are ``{task}_classifier``.
+    classifier_tasks: list[tuple[str, int]] | None = None
     architectures: list[str] | None = None
     # Keys of config.json we do not interpret, kept so that read -> write loses nothing.
     extra: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -112,6 +118,12 @@ class VJEPA2Config:
                 raise ConfigError(
                     f"invalid V-JEPA 2 config: id2label must map class indices to names ({err})"
                 ) from err
+        if self.out_layers is not None and isinstance(self.out_layers, (list, tuple)):
+            self.out_layers = list(self.out_layers)
+        if isinstance(self.classifier_tasks, (list, tuple)):
+            self.classifier_tasks = [
+                tuple(t) if isinstance(t, (list, tuple)) else t for t in self.classifier_tasks
+            ]
         self.validate()
 
     def validate(self) -> None:
@@ -140,6 +152,7 @@ class VJEPA2Config:
                 f"hidden_size {self.hidden_size} is not divisible by "
                 f"classifier_num_heads {self.pooler_num_heads}"
             )
+        problems += _level_problems(self) + _task_problems(self)
         if self.hidden_act != "gelu":
             problems.append(f"hidden_act {self.hidden_act!r} is not supported (only 'gelu')")
         if self.crop_size % self.patch_size:
@@ -191,6 +204,13 @@ class VJEPA2Config:
     def is_classifier(self) -> bool:
         return self.id2label is not None
 
+    @property
+    def architecture(self) -> str:
+        """The model class this config builds (transformers' ``architectures`` entry)."""
+        if self.classifier_tasks:
+            return "VJEPA2ForActionAnticipation"
+        return "VJEPA2ForVideoClassification" if self.is_classifier else "VJEPA2Model"
+
     def replace(self, **changes: Any) -> VJEPA2Config:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
@@ -225,16 +245,14 @@ class VJEPA2Config:
             if f.name in ("extra", "id2label"):
                 continue
             value = getattr(self, f.name)
-            if f.name.startswith("classifier_") and value is None:
+            if (f.name.startswith("classifier_") or f.name == "out_layers") and value is None:
                 continue
-            out[f.name] = value
+            out[f.name] = [list(t) for t in value] if f.name == "classifier_tasks" else value
         if self.id2label is not None:
             out["id2label"] = {str(k): v for k, v in self.id2label.items()}
             out["label2id"] = self.label2id
             out["num_labels"] = self.num_labels
-        out["architectures"] = self.architectures or [
-            "VJEPA2ForVideoClassification" if self.is_classifier else "VJEPA2Model"
-        ]
+        out["architectures"] = self.architectures or [self.architecture]
         return out
 
     @classmethod
@@ -295,6 +313,39 @@ def _type_and_range_problems(config: VJEPA2Config) -> list[str]:
         problems.append(f"model_type must be a name, got {config.model_type!r}")
     if not isinstance(config.hidden_act, str):
         problems.append(f"hidden_act must be a name, got {config.hidden_act!r}")
+    return problems
+
+
+def _level_problems(config: VJEPA2Config) -> list[str]:
+    layers, depth = config.out_layers, config.num_hidden_layers
+    if layers is None:
+        return []
+    if not isinstance(layers, list) or not layers:
+        return [f"out_layers must be a non-empty list of block indices, got {layers!r}"]
+    bad = [v for v in layers if isinstance(v, bool) or not isinstance(v, int)
+           or not -depth <= v < depth]  # fmt: skip
+    if bad:
+        return [f"out_layers {layers}: {bad} not block indices of a {depth}-block encoder "
+                f"(0 to {depth - 1}, or negative from the end)"]  # fmt: skip
+    return []
+
+
+def _task_problems(config: VJEPA2Config) -> list[str]:
+    tasks = config.classifier_tasks
+    if tasks is None:
+        return []
+    well_formed = isinstance(tasks, list) and tasks and all(
+        isinstance(t, tuple) and len(t) == 2 and isinstance(t[0], str) and t[0].isidentifier()
+        and isinstance(t[1], int) and not isinstance(t[1], bool) and t[1] > 0 for t in tasks
+    )  # fmt: skip
+    if not well_formed:
+        return [f"classifier_tasks must be [name, class count] pairs, got {tasks!r}"]
+    problems = []
+    if config.id2label is not None:
+        problems.append("a config has either id2label (one head) or classifier_tasks, not both")
+    if config.classifier_num_queries != len(tasks):
+        problems.append(f"classifier_tasks has {len(tasks)} tasks but classifier_num_queries is "
+                        f"{config.classifier_num_queries} (one query per task)")  # fmt: skip
     return problems
 
 

@@ -147,9 +147,11 @@ PRESETS: dict[str, Preset] = {
         Preset("vitg-384-ssv2", "facebook/vjepa2-vitg-fpc64-384-ssv2", "vitg", 384, 64,
                task="ssv2", num_labels=174, description="ViT-g 384 classifier, SSv2"),
         Preset("vitl-diving48", "facebook/vjepa2-vitl-fpc32-256-diving48", "vitl", 256, 32,
-               task="diving48", num_labels=48, description="ViT-L classifier, Diving48"),
+               task="diving48", num_labels=48, description="ViT-L classifier, Diving48",
+               overrides=dict(out_layers=[17, 19, 21, 23])),  # the 4-level probe
         Preset("vitg-384-diving48", "facebook/vjepa2-vitg-fpc32-384-diving48", "vitg", 384, 32,
-               task="diving48", num_labels=48, description="ViT-g 384 classifier, Diving48"),
+               task="diving48", num_labels=48, description="ViT-g 384 classifier, Diving48",
+               overrides=dict(out_layers=[24, 29, 34, 39])),
         Preset("vitb-2.1", "", "vit-base", 384, 64, "vjepa2_1_vitb_dist_vitG_384.pt",
                model_type=V21_MODEL_TYPE, checkpoint_key="ema_encoder",
                description="ViT-B/16 V-JEPA 2.1 encoder distilled from ViT-G, 384 px"),

@@ -13,8 +13,9 @@ from rich.table import Table
 from vjepa2.cli import common
 from vjepa2.cli.app import app
 from vjepa2.inference.attention import explain_names, explain_video
-from vjepa2.inference.classify import CLASSIFIERS, classify_videos
+from vjepa2.inference.classify import ANTICIPATION_HINT, CLASSIFIERS, classify_videos
 from vjepa2.inference.shards import gather, rank_device, resolve_shard
+from vjepa2.models.model import VJEPA2ForActionAnticipation
 
 
 @app.command(no_args_is_help=True)
@@ -67,6 +68,8 @@ def classify(
     paths = common.gather_inputs(videos, None)
     order = {str(path): i for i, path in enumerate(paths)}
     net, _ = common.load_model(model, rank_device(device))
+    if isinstance(net, VJEPA2ForActionAnticipation):
+        raise typer.BadParameter(ANTICIPATION_HINT, param_hint="--model")
     if not isinstance(net, CLASSIFIERS):
         raise typer.BadParameter(
             "this checkpoint has no classifier head; use a classifier preset (see 'vjepa2 "

@@ -14,6 +14,7 @@ from vjepa2.inference.embed import POOL_CHOICES, embed_videos
 from vjepa2.inference.ray_engine import embed_videos_ray, require_ray
 from vjepa2.inference.records import RECORDS, EmbedFolderError
 from vjepa2.inference.shards import merge_records, rank_device, resolve_shard
+from vjepa2.models.levels import parse_levels
 
 
 @app.command(no_args_is_help=True)
@@ -34,6 +35,15 @@ def embed(
             "none: the token grid only; both."
         ),
     ] = "mean",
+    layers: Annotated[
+        str | None,
+        typer.Option(
+            help="Multi-level features: a count (4: the paper's taps, ViT-L blocks 17,19,21,23, "
+            "ViT-g 24,29,34,39; a V-JEPA 2.1 model's hierarchical levels) or block indices "
+            "(17,19,21,23). Adds a level axis: tokens [S, V, L, T', H', W', D], mean pooled "
+            "[S, V, L, D]. Default: the last block (a classifier's: what its probe reads)."
+        ),
+    ] = None,
     dense: Annotated[
         bool,
         typer.Option(
@@ -87,7 +97,8 @@ def embed(
 
     Writes `OUT/<name>-<hash>.safetensors` per file, with tensors `pooled` [S, V, D] and/or
     `tokens` [S, V, T', H', W', D] (the dense grid: T' steps of 2 frames, H' x W' patches of
-    16 px), the frame `indices` and the clip `starts`/`ends` in seconds (S clips, V views);
+    16 px; with `--layers`, a level axis L after V), the frame `indices` and the clip
+    `starts`/`ends` in seconds (S clips, V views);
     `OUT/records.jsonl` (path, status, error, output, frames, seconds, modality) and
     `OUT/run.json` (the model and settings).
 
@@ -109,6 +120,7 @@ def embed(
     torchrun --nproc_per_node 4 -m vjepa2 embed videos/ -m vitl -o emb/   # 4 shards, 1 bar
     vjepa2 embed videos/ -m vitl -o emb/ --shard $SLURM_ARRAY_TASK_ID/16  # shard by hand
     RAY_ADDRESS=auto vjepa2 embed videos/ -m vitl -o /shared/emb --engine ray
+    vjepa2 embed clips/ -m vitl -o emb/ --layers 4 --pool both   # the paper's 4 levels
     vjepa2 embed photos/ -m vitl-2.1 -o emb/ --dense      # images and videos, token grids
     ```
     """
@@ -125,10 +137,14 @@ def embed(
         if job_shard.sharded:
             raise UsageError("--engine ray spreads the work over the cluster itself: run one "
                              "process, without torchrun or --shard")  # fmt: skip
+        if layers is not None:
+            raise UsageError("--layers is not supported with --engine ray yet: use the plain "
+                             "engine (torchrun or --shard to spread it)")  # fmt: skip
     if pool not in POOL_CHOICES:
         raise typer.BadParameter(f"choose one of {', '.join(POOL_CHOICES)}", param_hint="--pool")
     if save_dtype not in ("fp32", "fp16"):
         raise typer.BadParameter("choose fp32 or fp16", param_hint="--save-dtype")
+    levels = parse_levels(layers) if layers is not None else None
     videos = common.gather_inputs(inputs, list_file)
     compute_dtype = common.parse_dtype(dtype)
     on = "cpu" if engine == "ray" else rank_device(device)  # Ray ships the model to its actors
@@ -143,7 +159,7 @@ def embed(
                                        **options)  # fmt: skip
         else:
             summary = embed_videos(net, videos, out, spec, dense=dense, workers=workers,
-                                   shard=job_shard, **options)  # fmt: skip
+                                   shard=job_shard, layers=levels, **options)  # fmt: skip
     except EmbedFolderError as err:
         raise typer.BadParameter(str(err), param_hint="--out") from err
     if not job_shard.reports:

@@ -79,11 +79,13 @@ def attention_pictures(model: nn.Module, pixels: torch.Tensor) -> tuple[np.ndarr
     that holds the most attended tubelet of all."""
     head = probe_head(model)
     device = next(model.parameters()).device
-    with torch.no_grad():
-        tokens = model.encoder(pixels.to(device))
-        labels = head(tokens).reshape(len(pixels), -1).argmax(-1).tolist()
-        weights = probe_attention(head, tokens).mean(dim=(1, 2)).float().cpu()  # [S, N]
     grid = model.encoder.token_grid(pixels.shape)
+    features = getattr(model, "forward_features", model.encoder)  # all the levels a probe reads
+    with torch.no_grad():
+        tokens = features(pixels.to(device))  # [S, L*N, D]
+        labels = head(tokens).reshape(len(pixels), -1).argmax(-1).tolist()
+        weights = probe_attention(head, tokens).mean(dim=(1, 2)).float().cpu()  # [S, L*N]
+    weights = weights.view(len(pixels), -1, int(np.prod(grid))).sum(dim=1)  # per place: [S, N]
     colours = heat_colours(weights).view(len(pixels), *grid, 3)
     frames = unnormalise(pixels.flatten(0, 1))
     heat = colour_grid(colours, max(1, pixels.size(1) // grid[0]), tuple(pixels.shape[-2:]))

@@ -16,7 +16,7 @@ import torch
 from vjepa2.data.clip_pipeline import ClipSpec, clips_from_frames, read_clips
 from vjepa2.data.loader import UnreadableVideo, iterate_clips
 from vjepa2.inference.runner import Forward, batched_outputs, video_outputs
-from vjepa2.models.model import VJEPA2ForVideoClassification
+from vjepa2.models.model import VJEPA2ForActionAnticipation, VJEPA2ForVideoClassification
 from vjepa2.models.vjepa2_1 import VJEPA21ForVideoClassification
 from vjepa2.weights import load
 
@@ -50,7 +50,15 @@ class Prediction:
     error: str | None = None
 
 
+ANTICIPATION_HINT = (
+    "an action-anticipation model (verb/noun/action heads on encoder + predictor tokens) "
+    "predicts what happens next, from Python: model(clip, anticipation=1.0).logits"
+)
+
+
 def _require_classifier(model) -> VJEPA2ForVideoClassification | VJEPA21ForVideoClassification:
+    if isinstance(model, VJEPA2ForActionAnticipation):
+        raise ValueError(ANTICIPATION_HINT)
     if not isinstance(model, CLASSIFIERS):
         raise ValueError(
             "this model has no classifier head; load a classifier (e.g. vitl-ssv2, a directory "

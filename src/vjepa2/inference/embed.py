@@ -17,6 +17,12 @@ for S clips (segments or windows) and V spatial views; a ``records.jsonl`` recor
 Images: a model with an image path (V-JEPA 2.1) embeds an image file as one frame through it
 (tubelet-1 patch embedding and image modality embedding; T' = 1). A V-JEPA 2 model has none: an
 image is a static clip, its frame repeated ``frames`` times.
+
+With levels (``layers``: a count or block indices, see `vjepa2.models.levels`) the tokens get a
+level axis, ``[S, V, L, T', H', W', D]`` (each block through the final norm; a V-JEPA 2.1
+model's hierarchical levels through their own norms), and the mean ``pooled`` one too,
+``[S, V, L, D]``; a classifier's attentive ``pooled`` stays ``[S, V, D]`` (its probe reads the
+levels concatenated along the token axis).
 """
 
 from __future__ import annotations
@@ -35,11 +41,13 @@ from safetensors.torch import save_file
 from vjepa2.data.clip_pipeline import ClipSpec, clips_from_frames, read_clips, video_key
 from vjepa2.data.loader import UnreadableVideo, iterate_clips
 from vjepa2.data.manifest import is_image_file
+from vjepa2.errors import UsageError
 from vjepa2.files import atomic_write, share_like_new_files
 from vjepa2.inference.classify import CLASSIFIERS
 from vjepa2.inference.records import claim_folder, file_identity, weights_fingerprint
 from vjepa2.inference.runner import Forward, VideoClips, batched_outputs, video_outputs
 from vjepa2.inference.shards import Shard, ShardRun
+from vjepa2.models.levels import Levels, encode_levels, resolve_levels
 from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
 
 POOL_CHOICES = ("mean", "none", "both")
@@ -52,9 +60,9 @@ class Embedding:
 
     Attributes:
         tokens: the token grid ``[T', H', W', D]`` (``[S, V, T', H', W', D]`` when several clips
-            or views were asked for).
-        pooled: ``[D]`` (``[S, V, D]``): mean of the tokens, or the attentive pooler's output for
-            a classifier.
+            or views were asked for; ``[L, T', H', W', D]`` with L levels).
+        pooled: ``[D]`` (``[S, V, D]``): mean of the tokens (per level: ``[L, D]``), or the
+            attentive pooler's output for a classifier.
         starts / ends: time span of each clip in seconds ``[S]``.
         modality: ``image`` for an image through a model's image path (T' = 1), else ``video``.
     """
@@ -67,18 +75,54 @@ class Embedding:
 
 
 def embed_forward(
-    model: VJEPA2Model | VJEPA2ForVideoClassification, tokens: bool = True
+    model: VJEPA2Model | VJEPA2ForVideoClassification,
+    tokens: bool = True,
+    levels: tuple[int, ...] | None = None,
 ) -> Forward:
-    """pixels ``[C, T, 3, H, W]`` -> ``{"pooled": [C, D], "tokens": [C, N, D]}``."""
+    """pixels ``[C, T, 3, H, W]`` -> ``{"pooled": [C, D], "tokens": [C, N, D]}``; with
+    ``levels`` (block indices) ``tokens`` ``[C, L, N, D]`` and a mean ``pooled`` ``[C, L, D]``."""
     encoder = model.encoder
     head = model.head if isinstance(model, CLASSIFIERS) else None
 
     def forward(pixels: torch.Tensor) -> dict[str, torch.Tensor]:
-        features = encoder(pixels)
-        pooled = head.pool(features) if head is not None else features.mean(dim=1)
+        if levels:
+            features = encode_levels(encoder, pixels, levels)  # [C, L, N, D]
+            probe_input = features.flatten(1, 2)
+        else:
+            features = probe_input = encoder(pixels)
+        pooled = head.pool(probe_input) if head is not None else features.mean(dim=-2)
         return {"pooled": pooled, "tokens": features} if tokens else {"pooled": pooled}
 
     return forward
+
+
+def embed_levels(model, layers: Levels | None) -> tuple[int, ...] | None:
+    """The blocks an embedding taps: ``layers`` resolved for the model (default: the levels
+    the model was loaded with, ``config.out_layers``). A classifier's levels are what its probe
+    reads; asking for others is a :class:`UsageError`."""
+    loaded = getattr(model.config, "out_layers", None)
+    if layers is None:
+        return tuple(loaded) if loaded else None
+    blocks = resolve_levels(model.config, layers)
+    if isinstance(model, VJEPA2ForVideoClassification):
+        depth = model.config.num_hidden_layers
+        reads = tuple(v % depth for v in loaded or [depth - 1])
+        if blocks != reads:
+            raise UsageError(
+                f"this classifier's probe reads encoder blocks {list(reads)}; --layers asks for "
+                f"blocks {list(blocks)} (leave --layers out, or embed with the plain encoder)"
+            )
+        return tuple(loaded) if loaded else None
+    return blocks
+
+
+def _unflatten(out: dict[str, torch.Tensor], s: int, v: int, grid) -> tuple:
+    """``[S*V, (L,) N, D]`` tokens and ``[S*V, (L,) D]`` pooled -> ``[S, V, (L,) T', H', W', D]``
+    and ``[S, V, (L,) D]``."""
+    tokens = out.get("tokens")
+    if tokens is not None:
+        tokens = tokens.view(s, v, *tokens.shape[1:-2], *grid, -1)
+    return tokens, out["pooled"].view(s, v, *out["pooled"].shape[1:])
 
 
 def _grid(model, frames: int, height: int, width: int | None = None) -> tuple[int, int, int]:
@@ -102,9 +146,11 @@ def embed_video(
     model: VJEPA2Model | VJEPA2ForVideoClassification,
     spec: ClipSpec | None = None,
     batch_size: int = 8,
+    layers: Levels | None = None,
 ) -> Embedding:
     """Embed a video or image file, or uint8 frames ``[T, H, W, 3]`` (taken as one clip as they
-    are; one frame is an image for a model with an image path)."""
+    are; one frame is an image for a model with an image path); ``layers``:
+    multi-level features (a count or block indices)."""
     spec = spec or ClipSpec.for_model(model.config)
     image_path = has_image_path(model)
     if isinstance(video, (str, os.PathLike)):
@@ -114,10 +160,10 @@ def embed_video(
     else:
         clips = clips_from_frames(video, spec)
     device = next(model.parameters()).device
-    ((_, out),) = batched_outputs([clips], embed_forward(model), batch_size, device)
+    forward = embed_forward(model, levels=embed_levels(model, layers))
+    ((_, out),) = batched_outputs([clips], forward, batch_size, device)
     s, v, t = clips.pixels.shape[:3]
-    tokens = out["tokens"].view(s, v, *_grid(model, t, *clips.pixels.shape[-2:]), -1)
-    pooled = out["pooled"].view(s, v, -1)
+    tokens, pooled = _unflatten(out, s, v, _grid(model, t, *clips.pixels.shape[-2:]))
     if s == v == 1:
         tokens, pooled = tokens[0, 0], pooled[0, 0]
     modality = IMAGE if image_path and t == 1 else VIDEO
@@ -164,7 +210,8 @@ class _Job:
     def dense_layout(self) -> dict:
         """How ``tokens`` / ``token_frames`` are laid out (written into each record)."""
         t, h, w = self.grid
-        return {"tokens": ["clip", "view", "time", "height", "width", "channel"],
+        level = ["level"] if self.run.get("layers") else []
+        return {"tokens": ["clip", "view", *level, "time", "height", "width", "channel"],
                 "grid": [t, h, w], "frames_per_step": self.frames_per_step,
                 "token_frames": ["clip", "time", "frame"]}  # fmt: skip
 
@@ -175,10 +222,11 @@ def _save(job: _Job, video: VideoClips, out: dict[str, torch.Tensor]) -> dict:
     tensors = {"indices": torch.from_numpy(video.indices),
                "starts": torch.from_numpy(video.starts.astype(np.float64)),
                "ends": torch.from_numpy(video.ends.astype(np.float64))}  # fmt: skip
+    tokens, pooled = _unflatten(out, s, v, job.grid)
     if job.pool != "none":
-        tensors["pooled"] = out["pooled"].view(s, v, -1).to(job.save_dtype)
+        tensors["pooled"] = pooled.to(job.save_dtype)
     if job.pool != "mean" or job.dense:
-        tensors["tokens"] = out["tokens"].view(s, v, *job.grid, -1).to(job.save_dtype)
+        tensors["tokens"] = tokens.to(job.save_dtype)
     if job.dense:
         frames = torch.from_numpy(video.indices.copy())
         tensors["token_frames"] = frames.view(s, job.grid[0], job.frames_per_step)
@@ -186,6 +234,8 @@ def _save(job: _Job, video: VideoClips, out: dict[str, torch.Tensor]) -> dict:
     metadata = {"source": video.path, "model": job.run["model_source"],
                 "model_fingerprint": job.run["model"], "modality": job.modality,
                 "spec": json.dumps(job.spec.to_dict())}  # fmt: skip
+    if job.run.get("layers"):
+        metadata["layers"] = json.dumps(job.run["layers"])
     layout = {"dense": job.dense_layout()} if job.dense else {}
     metadata.update({key: json.dumps(value) for key, value in layout.items()})
     size = _write_atomic(tensors, metadata, job.out_dir / name)
@@ -195,14 +245,25 @@ def _save(job: _Job, video: VideoClips, out: dict[str, torch.Tensor]) -> dict:
 
 
 def embed_run(
-    model, spec: ClipSpec, pool: str, dtype, save_dtype, model_name: str, dense: bool = False
+    model,
+    spec: ClipSpec,
+    pool: str,
+    dtype,
+    save_dtype,
+    model_name: str,
+    dense: bool = False,
+    levels=None,
 ) -> dict:
     """The identity of an embedding folder: the model's fingerprint and every setting that
     changes what is written (``model_source`` is informational)."""
     run = {"model": weights_fingerprint(model), "model_source": model_name,
            "spec": spec.to_dict(), "pool": pool, "dtype": str(dtype).removeprefix("torch."),
            "save_dtype": str(save_dtype).removeprefix("torch.")}  # fmt: skip
-    return {**run, "dense": True} if dense else run  # without the key: older folders resume
+    if dense:
+        run["dense"] = True
+    if levels:
+        run["layers"] = list(levels)
+    return run  # without these keys: older folders resume
 
 
 def embed_videos(
@@ -220,6 +281,7 @@ def embed_videos(
     model_name: str = "",
     progress: bool = True,
     shard: Shard | None = None,
+    layers: Levels | None = None,
 ) -> EmbedSummary:
     """Embed many videos (and images) into ``out_dir``, skipping those a previous run finished.
 
@@ -236,7 +298,8 @@ def embed_videos(
     if pool not in POOL_CHOICES:
         raise ValueError(f"pool must be one of {POOL_CHOICES}, got {pool!r}")
     out_dir = Path(out_dir)
-    run = embed_run(model, spec, pool, dtype, save_dtype, model_name, dense)
+    levels = embed_levels(model, layers)
+    run = embed_run(model, spec, pool, dtype, save_dtype, model_name, dense, levels)
     out_dir.mkdir(parents=True, exist_ok=True)
     claim_folder(out_dir, run)
     shards = ShardRun(out_dir, shard)
@@ -244,7 +307,7 @@ def embed_videos(
     todo = [os.fspath(p) for p in mine if not records.is_done(p)]
     summary = EmbedSummary(skipped=len(mine) - len(todo))
     device = next(model.parameters()).device
-    forward = embed_forward(model, tokens=pool != "mean" or dense)
+    forward = embed_forward(model, tokens=pool != "mean" or dense, levels=levels)
     start = time.perf_counter()
     bar = shards.progress(paths, len(todo), progress)
     for modality, group in _by_modality(todo, has_image_path(model)):

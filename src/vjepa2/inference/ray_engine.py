@@ -36,6 +36,7 @@ from vjepa2.inference.embed import (
     _Job,
     _save,
     embed_forward,
+    embed_levels,
     embed_run,
     has_image_path,
 )
@@ -148,6 +149,9 @@ def embed_videos_ray(
     if has_image_path(model) and any(is_image_file(Path(p)) for p in paths):
         raise UsageError("--engine ray embeds videos; images through V-JEPA 2.1's image path "
                          "need the plain engine")  # fmt: skip
+    if embed_levels(model, None):
+        raise UsageError("--engine ray embeds the last block; a model loaded with levels "
+                         "(or a multi-level classifier) needs the plain engine")  # fmt: skip
     ray = require_ray()
     if not ray.is_initialized():
         ray.init()

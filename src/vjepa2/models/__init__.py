@@ -7,7 +7,9 @@ The bottom of the model stack: these modules import the config and each other, n
 from vjepa2.models.classifier import AttentiveClassifier, AttentivePooler
 from vjepa2.models.encoder import VJEPA2Encoder
 from vjepa2.models.model import (
+    AnticipationOutput,
     VideoClassifierOutput,
+    VJEPA2ForActionAnticipation,
     VJEPA2ForVideoClassification,
     VJEPA2Model,
     VJEPA2Output,
@@ -15,9 +17,11 @@ from vjepa2.models.model import (
 from vjepa2.models.predictor import VJEPA2Predictor
 
 __all__ = [
+    "AnticipationOutput",
     "AttentiveClassifier",
     "AttentivePooler",
     "VJEPA2Encoder",
+    "VJEPA2ForActionAnticipation",
     "VJEPA2ForVideoClassification",
     "VJEPA2Model",
     "VJEPA2Output",

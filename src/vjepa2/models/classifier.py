@@ -6,6 +6,8 @@ Names follow the original probe checkpoints (``pooler.blocks.{i}``,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -108,3 +110,40 @@ class AttentiveClassifier(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         """Logits ``[B, num_classes]`` (``[B, Q, num_classes]`` with several queries)."""
         return self.linear(self.pool(tokens))
+
+
+class MultiTaskClassifier(nn.Module):
+    """The action-anticipation probe (EK100): one attentive pooler with a query per task, then a
+    linear head per task on its own query. Heads are named ``{task}_classifier`` (``verb``,
+    ``noun``, ``action``), as in the original files.
+
+    tokens ``[B, N, D]`` -> ``{task: logits [B, C_task]}``.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        tasks: Sequence[tuple[str, int]],
+        num_heads: int = 16,
+        num_self_blocks: int = 3,
+        eps: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        self.tasks = tuple(name for name, _ in tasks)
+        self.pooler = AttentivePooler(dim, num_heads, num_self_blocks, len(self.tasks), eps=eps)
+        for name, classes in tasks:
+            self.add_module(f"{name}_classifier", nn.Linear(dim, classes))
+
+    def head(self, task: str) -> nn.Linear:
+        return getattr(self, f"{task}_classifier")
+
+    def pool(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Pooled features ``[B, Q, D]``, query ``i`` for task ``i``."""
+        return self.pooler(tokens)
+
+    def logits(self, pooled: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``{task: [B, C_task]}`` from pooled ``[B, Q, D]``."""
+        return {task: self.head(task)(pooled[:, i]) for i, task in enumerate(self.tasks)}
+
+    def forward(self, tokens: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.logits(self.pool(tokens))

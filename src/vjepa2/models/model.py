@@ -1,4 +1,5 @@
-"""User-facing models: ``VJEPA2Model`` (encoder + predictor) and ``VJEPA2ForVideoClassification``.
+"""User-facing models: ``VJEPA2Model`` (encoder + predictor), ``VJEPA2ForVideoClassification``
+and ``VJEPA2ForActionAnticipation`` (the EK100 probe on encoder + predictor tokens).
 
 Both take ``pixel_values_videos`` ``[B, T, C, H, W]`` (transformers' layout) and return typed
 outputs with named fields, like transformers does.
@@ -13,8 +14,9 @@ from torch import nn
 
 from vjepa2.config import VJEPA2Config
 from vjepa2.models.blocks import init_weights
-from vjepa2.models.classifier import AttentiveClassifier
+from vjepa2.models.classifier import AttentiveClassifier, MultiTaskClassifier
 from vjepa2.models.encoder import IndexList, VJEPA2Encoder
+from vjepa2.models.levels import probe_tokens
 from vjepa2.models.predictor import VJEPA2Predictor
 from vjepa2.video.transforms import EvalTransform
 
@@ -27,11 +29,14 @@ class VJEPA2Output:
         last_hidden_state: encoder output on the whole clip, ``[B, N, D]``.
         masked_hidden_state: encoder output on the context tokens only, ``[B, Nc, D]``.
         predictor_output: predicted target features, ``[B, Nt, D]``.
+        level_hidden_states: with ``config.out_layers``, those blocks' outputs, each through
+            the final norm, ``[B, L, N, D]`` (whole clip only).
     """
 
     last_hidden_state: torch.Tensor | None = None
     masked_hidden_state: torch.Tensor | None = None
     predictor_output: torch.Tensor | None = None
+    level_hidden_states: torch.Tensor | None = None
 
 
 @dataclass
@@ -41,7 +46,8 @@ class VideoClassifierOutput:
     Attributes:
         logits: ``[B, num_labels]``.
         pooled: the attentive pooler's output, ``[B, D]``.
-        last_hidden_state: the encoder tokens the head saw, ``[B, N, D]``.
+        last_hidden_state: the encoder tokens the head saw, ``[B, N, D]`` (``[B, L*N, D]``,
+            the levels concatenated, with ``config.out_layers``).
     """
 
     logits: torch.Tensor
@@ -108,7 +114,7 @@ class VJEPA2Model(_Pretrained):
         out = VJEPA2Output()
         _, hp, wp = self.encoder.token_grid(pixel_values_videos.shape)
         if context_idx is None:
-            out.last_hidden_state = self.encoder(pixel_values_videos)
+            self._encode_whole(pixel_values_videos, out)
             context = out.last_hidden_state
             if target_idx is not None:
                 n = context.size(1)
@@ -123,6 +129,15 @@ class VJEPA2Model(_Pretrained):
                 context, context_idx, target_idx, mask_index=mask_index, grid_hw=(hp, wp)
             )
         return out
+
+    def _encode_whole(self, video: torch.Tensor, out: VJEPA2Output) -> None:
+        """The last block's tokens, and with ``config.out_layers`` the levels, in one pass."""
+        layers = self.config.out_layers
+        if not layers:
+            out.last_hidden_state = self.encoder(video)
+            return
+        *levels, out.last_hidden_state = self.encoder(video, out_layers=[*layers, -1])
+        out.level_hidden_states = torch.stack(levels, dim=1)
 
     def get_vision_features(self, pixel_values_videos: torch.Tensor) -> torch.Tensor:
         """Encoder tokens ``[B, N, D]`` for a clip ``[B, T, C, H, W]`` (transformers' name)."""
@@ -157,14 +172,104 @@ class VJEPA2ForVideoClassification(_Pretrained):
         return dict(self.config.id2label or {})
 
     def forward_features(self, pixel_values_videos: torch.Tensor) -> torch.Tensor:
-        """Encoder tokens ``[B, N, D]``."""
-        return self.encoder(pixel_values_videos)
+        """The tokens the probe reads: ``[B, N, D]``, or ``[B, L*N, D]`` with
+        ``config.out_layers`` (each level through the final norm, concatenated on tokens)."""
+        return probe_tokens(self.encoder, pixel_values_videos, self.config.out_layers)
 
     def forward_head(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Logits ``[B, num_labels]`` from encoder tokens ``[B, N, D]``."""
+        """Logits ``[B, num_labels]`` from :meth:`forward_features`' tokens."""
         return self.head(tokens)
 
     def forward(self, pixel_values_videos: torch.Tensor) -> VideoClassifierOutput:
         tokens = self.forward_features(pixel_values_videos)
         pooled = self.head.pool(tokens)
         return VideoClassifierOutput(self.head.linear(pooled), pooled, tokens)
+
+
+# EK100 clips are sampled at 8 frames per second; the anticipation time counts in those frames.
+ANTICIPATION_FPS = 8.0
+
+
+@dataclass
+class AnticipationOutput:
+    """Outputs of :class:`VJEPA2ForActionAnticipation`.
+
+    Attributes:
+        logits: ``{task: [B, C_task]}`` (``verb``, ``noun``, ``action`` for EK100).
+        pooled: the pooler's output, ``[B, Q, D]`` (query ``i`` for task ``i``).
+        last_hidden_state: what the probe read: the clip's encoder tokens followed by the
+            predictor's tokens of the anticipated frames, ``[B, N + Hp*Wp, D]``.
+    """
+
+    logits: dict[str, torch.Tensor]
+    pooled: torch.Tensor
+    last_hidden_state: torch.Tensor
+
+
+class VJEPA2ForActionAnticipation(_Pretrained):
+    """The EK100 action-anticipation probe as the original runs it (``AnticipativeWrapper``):
+    the clip is encoded (N tokens), the predictor predicts the tokens of one tubelet step
+    ``anticipation`` seconds after the clip's end (positions ``N + Hp*Wp*steps + [0, Hp*Wp)``,
+    ``steps = int(anticipation * fps / tubelet)``), and a multi-query attentive probe reads
+    [encoder tokens ; predicted tokens] with one linear head per task (verb, noun, action).
+    """
+
+    def __init__(self, config: VJEPA2Config, with_predictor: bool = True) -> None:
+        super().__init__()
+        if not config.classifier_tasks:
+            raise ValueError("an anticipation config needs classifier_tasks (task, classes)")
+        if not with_predictor:
+            raise ValueError("action anticipation runs the predictor: build it with one")
+        if config.out_layers:
+            raise ValueError("the anticipation probe reads the last block (no out_layers)")
+        self.config = config
+        self.backbone = VJEPA2Model(config, with_predictor=True)
+        self.head = MultiTaskClassifier(
+            config.hidden_size,
+            config.classifier_tasks,
+            num_heads=config.pooler_num_heads,
+            num_self_blocks=config.num_pooler_layers,
+            eps=config.pooler_layer_norm_eps,
+        )
+
+    @property
+    def encoder(self) -> VJEPA2Encoder:
+        return self.backbone.encoder
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return self.head.tasks
+
+    def anticipate(
+        self,
+        pixel_values_videos: torch.Tensor,
+        anticipation: float | torch.Tensor = 1.0,
+        fps: float = ANTICIPATION_FPS,
+    ) -> torch.Tensor:
+        """[encoder tokens ; predicted future tokens] ``[B, N + Hp*Wp, D]``.
+
+        Args:
+            pixel_values_videos: ``[B, T, C, H, W]``.
+            anticipation: seconds ahead of the clip's end, one for all or ``[B]``.
+            fps: the clip's sampling rate (8 for EK100).
+        """
+        _, hp, wp = self.encoder.token_grid(pixel_values_videos.shape)
+        tokens = self.encoder(pixel_values_videos)
+        b, n = tokens.shape[:2]
+        seconds = torch.as_tensor(anticipation, dtype=torch.float64).expand(b)
+        steps = (seconds * fps / self.config.tubelet_size).long().to(tokens.device)
+        frame = torch.arange(hp * wp, device=tokens.device)
+        target = n + hp * wp * steps[:, None] + frame[None]
+        context = torch.arange(n, device=tokens.device).expand(b, n)
+        predicted = self.backbone.predictor(tokens, context, target, grid_hw=(hp, wp))
+        return torch.cat([tokens, predicted], dim=1)
+
+    def forward(
+        self,
+        pixel_values_videos: torch.Tensor,
+        anticipation: float | torch.Tensor = 1.0,
+        fps: float = ANTICIPATION_FPS,
+    ) -> AnticipationOutput:
+        tokens = self.anticipate(pixel_values_videos, anticipation, fps)
+        pooled = self.head.pool(tokens)
+        return AnticipationOutput(self.head.logits(pooled), pooled, tokens)

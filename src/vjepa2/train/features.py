@@ -2,7 +2,9 @@
 heads) from features computed once.
 
 Layout of a cache folder:
-- ``tokens.npy``: ``[num_videos, V, S*N, D]`` (float16 by default), memory-mapped;
+- ``tokens.npy``: ``[num_videos, V, S*N, D]`` (float16 by default), memory-mapped; with levels
+  (a multi-level probe) ``[num_videos, V, S*L*N, D]``, each clip's levels concatenated along
+  the tokens (level-major) before its segments are;
 - ``labels.npy``: ``[num_videos]`` int64; ``done.npy``: which rows are written;
 - ``failures.jsonl``: videos that could not be decoded, with the reason;
 - ``meta.json``: what the cache was built from (model fingerprint, clip spec, shape), checked
@@ -32,6 +34,7 @@ from vjepa2.files import atomic_write
 from vjepa2.inference.records import weights_fingerprint
 from vjepa2.inference.runner import video_outputs
 from vjepa2.models.encoder import VJEPA2Encoder
+from vjepa2.models.levels import probe_tokens
 
 NUMPY_DTYPES = {"fp16": np.float16, "fp32": np.float32}
 
@@ -82,25 +85,27 @@ class FeatureCache:
         description: str = "caching features",
         shard: tuple[int, int] = (0, 1),
         sync: Callable[[], None] | None = None,
+        levels: Sequence[int] | None = None,
     ) -> FeatureCache:
         """Encode every example once (or finish an interrupted build) and return the cache.
 
-        With ``shard=(i, n)`` this process encodes every n-th row to do from the i-th; shard 0
+        ``levels``: the blocks a multi-level probe reads (None: the last block). With
+        ``shard=(i, n)`` this process encodes every n-th row to do from the i-th; shard 0
         prepares the folder, then ``sync()`` (a barrier of the n processes) runs; the returned
         cache holds the other shards' rows once they are done too.
         """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         grid = encoder.token_grid((1, spec.frames, 3, spec.crop_size, spec.crop_size))
-        shape = (len(examples), spec.views, spec.segments * int(np.prod(grid)),
-                 encoder.config.hidden_size)  # fmt: skip
+        per_clip = len(levels or (None,)) * int(np.prod(grid))
+        shape = (len(examples), spec.views, spec.segments * per_clip, encoder.config.hidden_size)
         meta = {
             "encoder": weights_fingerprint(encoder),
             "spec": spec.to_dict(),
             "paths": hashlib.sha1("\n".join(str(e.path) for e in examples).encode()).hexdigest(),
             "shape": list(shape),
             "storage": storage,
-        }
+        } | ({"levels": list(levels)} if levels else {})  # no key: older caches still match
         if shard[0] == 0 and not _matches(directory, meta):
             _start(directory, meta, shape, examples, NUMPY_DTYPES[storage])
         if sync is not None:
@@ -114,7 +119,7 @@ class FeatureCache:
             paths = [examples[i].path for i in todo]
             items = iterate_clips(paths, spec, workers=workers, max_clips=batch_size)
             bar = tqdm(total=len(todo), desc=description, unit="video", disable=not progress)
-            forward = lambda pixels: {"tokens": encoder(pixels)}  # noqa: E731
+            forward = lambda pixels: {"tokens": probe_tokens(encoder, pixels, levels)}  # noqa: E731
             outputs = video_outputs(items, forward, batch_size, device, dtype)
             fresh: list[int] = []  # rows written since the last flush
             for written, (row, (video, out)) in enumerate(zip(todo, outputs, strict=True), 1):

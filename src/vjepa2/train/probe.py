@@ -35,11 +35,17 @@ from tqdm import tqdm
 
 from vjepa2.data.clip_pipeline import ClipSpec
 from vjepa2.data.manifest import LabelledSet
+from vjepa2.errors import UsageError
 from vjepa2.files import write_text_atomic
 from vjepa2.inference.classify import CLASSIFIERS
 from vjepa2.inference.records import weights_fingerprint
 from vjepa2.models.classifier import AttentiveClassifier
-from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
+from vjepa2.models.levels import resolve_levels
+from vjepa2.models.model import (
+    VJEPA2ForActionAnticipation,
+    VJEPA2ForVideoClassification,
+    VJEPA2Model,
+)
 from vjepa2.models.vjepa2_1 import VJEPA21ForVideoClassification, VJEPA21Model
 from vjepa2.runtime import parse_dtype
 from vjepa2.train import lora, probe_report
@@ -81,10 +87,29 @@ def make_probe(dim: int, num_classes: int, settings: ProbeSettings, config) -> A
     )  # fmt: skip
 
 
+def probe_levels(config, settings: ProbeSettings) -> tuple[int, ...] | None:
+    """The encoder blocks the probe reads (``--layers`` resolved for the encoder, else the
+    levels the model was loaded with); None: the last block."""
+    if settings.layers is None:
+        loaded = getattr(config, "out_layers", None)
+        return tuple(loaded) if loaded else None
+    blocks = resolve_levels(config, settings.layers)
+    if blocks == (config.num_hidden_layers - 1,):
+        return None
+    if not hasattr(config, "out_layers"):
+        raise UsageError(
+            f"--layers: a {config.model_type} classifier cannot carry a multi-level probe yet "
+            "(V-JEPA 2 models can); embed the levels with 'vjepa2 embed --layers' instead"
+        )
+    return blocks
+
+
 def _split_backbone(model: VJEPA2Model | VJEPA2ForVideoClassification):
     """(backbone, head to start the probes from or None); V-JEPA 2 or 2.1."""
     if isinstance(model, CLASSIFIERS):
         return model.backbone, model.head
+    if isinstance(model, VJEPA2ForActionAnticipation):  # its multi-query head does not fit
+        return model.backbone, None
     return model, None
 
 
@@ -215,6 +240,7 @@ def build_run(
     encoder, config = backbone.encoder, backbone.config
     device = next(encoder.parameters()).device
     dtype = parse_dtype(settings.dtype)
+    levels = probe_levels(config, settings)
     spec = ClipSpec.for_model(config, frames=settings.frames, frame_step=settings.frame_step,
                               segments=settings.segments, views=settings.views)  # fmt: skip
     timing: dict[str, float] = {}
@@ -225,6 +251,7 @@ def build_run(
             run_dir / "features" / name, encoder, data.examples, spec.with_(views=views),
             batch_size=settings.encode_batch_size, workers=settings.workers, dtype=dtype,
             storage=settings.cache_storage, progress=progress, description=f"features: {name}",
+            levels=levels,
         )  # fmt: skip
         timing[f"cache_{name}_seconds"] = round(time.perf_counter() - begin, 3)
         return built
@@ -241,7 +268,7 @@ def build_run(
             transform = TrainTransform(spec.crop_size, scale=settings.augment_scale,
                                        flip_p=settings.flip)  # fmt: skip
         source = OnlineFeatures(train.examples, spec, encoder, transform, settings.seed,
-                                settings.workers, dtype)  # fmt: skip
+                                settings.workers, dtype, levels)  # fmt: skip
     probes = make_probes(config, len(train.id2label), settings, start_head).to(device)
     groups = []
     for probe, (lr, wd) in zip(probes, settings.head_grid, strict=True):
@@ -453,8 +480,10 @@ def finish(
 def export_classifier(backbone: VJEPA2Model, probe: AttentiveClassifier, settings: ProbeSettings,
                       id2label: dict[int, str]) -> nn.Module:  # fmt: skip
     """The backbone and a trained probe as one classifier (HF-format ready; a V-JEPA 2.1
-    backbone gives a :class:`VJEPA21ForVideoClassification`, saved in the 2.1 folder format)."""
+    backbone gives a :class:`VJEPA21ForVideoClassification`, saved in the 2.1 folder format),
+    reading the levels the probe was trained on."""
     config = backbone.config
+    levels = probe_levels(config, settings)
     heads = probe.pooler.cross_attention_block.xattn.num_heads
     eps = probe.pooler.cross_attention_block.norm1.eps
     changes = dict(
@@ -462,6 +491,7 @@ def export_classifier(backbone: VJEPA2Model, probe: AttentiveClassifier, setting
         classifier_num_heads=None if heads == config.num_attention_heads else heads,
         classifier_layer_norm_eps=None if eps == config.layer_norm_eps else eps,
         frames_per_clip=settings.frames or config.frames_per_clip,
+        **_level_changes(config, levels),
     )  # fmt: skip
     with_predictor = backbone.predictor is not None
     if isinstance(backbone, VJEPA21Model):
@@ -472,6 +502,17 @@ def export_classifier(backbone: VJEPA2Model, probe: AttentiveClassifier, setting
     model.backbone.load_state_dict(backbone.state_dict())
     model.head.load_state_dict(probe.state_dict())
     return model.eval()
+
+
+def _level_changes(config, levels: tuple[int, ...] | None) -> dict[str, Any]:
+    """The config fields of the levels a probe reads (V-JEPA 2 configs carry them), the
+    anticipation probe's tasks dropped."""
+    if not hasattr(config, "out_layers"):
+        return {}
+    changes: dict[str, Any] = {"out_layers": list(levels) if levels else None}
+    if getattr(config, "classifier_tasks", None):
+        changes |= {"classifier_tasks": None, "classifier_num_queries": 1}
+    return changes
 
 
 def _compatible(head: AttentiveClassifier, probe: AttentiveClassifier) -> bool:

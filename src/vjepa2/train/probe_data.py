@@ -17,6 +17,7 @@ from vjepa2.data.clip_pipeline import ClipSpec, read_clips
 from vjepa2.data.loader import UnreadableVideo, make_loader, seeded_generator
 from vjepa2.data.manifest import Example
 from vjepa2.models.encoder import VJEPA2Encoder
+from vjepa2.models.levels import probe_tokens
 from vjepa2.runtime import autocast
 from vjepa2.train.features import FeatureCache, concat_segments
 from vjepa2.video import VideoDecodeError
@@ -86,9 +87,11 @@ class OnlineFeatures:
         seed: int,
         workers: int,
         dtype: torch.dtype,
+        levels: Sequence[int] | None = None,
     ) -> None:
         self.dataset = _TrainClips(examples, spec.with_(views=1, augment=transform), seed)
         self.encoder, self.workers, self.dtype = encoder, workers, dtype
+        self.levels = levels  # blocks a multi-level probe reads (None: the last)
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -110,7 +113,7 @@ class OnlineFeatures:
             pixels, labels = batch  # [B, S, T, 3, H, W]
             b, s = pixels.shape[:2]
             with torch.set_grad_enabled(trainable), autocast(device, self.dtype):
-                tokens = self.encoder(pixels.flatten(0, 1).to(device))  # [B*S, N, D]
+                tokens = probe_tokens(self.encoder, pixels.flatten(0, 1).to(device), self.levels)
             tokens = torch.stack(
                 [concat_segments(t, s, 1) for t in tokens.float().view(b, s, *tokens.shape[1:])]
             )

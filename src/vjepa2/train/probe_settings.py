@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from vjepa2.errors import UsageError
+from vjepa2.models.levels import parse_levels
 from vjepa2.runtime import DEFAULT_WORKERS, DTYPES
 from vjepa2.train.lora import target_pattern
 from vjepa2.train.options import option
@@ -79,6 +80,12 @@ class ProbeSettings:
     probe_blocks: int = option(
         3, "Self-attention blocks before the probe's cross-attention (3; 0 is V-JEPA 1's "
         "single cross-attention probe).", min=0, **RECIPE,
+    )  # fmt: skip
+    layers: int | tuple[int, ...] | None = option(
+        None, "Multi-level probe: a count (4: the paper's 4-level probe, as for Diving48: ViT-L "
+        "blocks 17,19,21,23, ViT-g 24,29,34,39, each through the final norm, concatenated "
+        "along the tokens) or block indices (17,19,21,23). Default: the last block.",
+        cli_type=str | None, parse=lambda text: None if text is None else parse_levels(text),
     )  # fmt: skip
     frames: int | None = option(
         None, "Frames per clip (default: the checkpoint's frames_per_clip).", min=1

@@ -36,6 +36,7 @@ def convert(
     labels: str | os.PathLike | None = None,
     preset: str | None = None,
     config: str | os.PathLike | None = None,
+    layers: int | list[int] | None = None,
 ) -> nn.Module:
     """Load ``src`` (anything :func:`vjepa2.load` takes) and write it to ``out``: a ``.pt`` /
     ``.pth`` path gets the original layout, anything else an HF folder. A model already at
@@ -43,12 +44,15 @@ def convert(
 
     ``labels`` names the classes of an attached original probe (``classifier``) or renames
     those of a classifier checkpoint; ``config`` (a config.json) or ``preset`` gives the
-    architecture of a ``.pt`` whose file name and widths do not tell it.
+    architecture of a ``.pt`` whose file name and widths do not tell it; ``layers`` the levels
+    a multi-level probe reads when its file does not tell them (see :func:`vjepa2.load`).
     """
     own = own_format_of(resolve_source(src))
     if own is not None:  # V-JEPA 2-AC, 2.1: their own layouts, converted losslessly
-        if classifier is not None or labels is not None:
-            raise UsageError(f"{src}: a {own.model_type} model takes no classifier or labels")
+        if classifier is not None or labels is not None or layers is not None:
+            raise UsageError(
+                f"{src}: a {own.model_type} model takes no classifier, labels or layers"
+            )
         arch = own.config_class.from_json_file(config) if config is not None else None
         try:
             own.convert(Path(src), Path(out), arch)
@@ -56,7 +60,7 @@ def convert(
             raise UsageError(f"{out}: cannot write the converted model ({err})") from err
         return load(src, config=arch)
     id2label = read_labels(labels) if labels is not None else None
-    kwargs: dict = dict(checkpoint_key=checkpoint_key, preset=preset)
+    kwargs: dict = dict(checkpoint_key=checkpoint_key, preset=preset, layers=layers)
     if config is not None:
         kwargs["config"] = VJEPA2Config.from_json_file(config)
     if classifier is not None:

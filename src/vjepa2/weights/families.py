@@ -37,8 +37,18 @@ from typing import Any
 from torch import nn
 
 from vjepa2.config import CONFIG_NAME, ConfigError, VJEPA2Config, read_config_json
-from vjepa2.models.model import VJEPA2ForVideoClassification, VJEPA2Model
-from vjepa2.weights.keymaps import CLASSIFIER_KEYS, VJEPA2_KEYS, KeyMap, StateDict
+from vjepa2.models.model import (
+    VJEPA2ForActionAnticipation,
+    VJEPA2ForVideoClassification,
+    VJEPA2Model,
+)
+from vjepa2.weights.keymaps import (
+    ANTICIPATION_KEYS,
+    CLASSIFIER_KEYS,
+    VJEPA2_KEYS,
+    KeyMap,
+    StateDict,
+)
 from vjepa2.weights.strict import CheckpointError
 
 # Keys of an original checkpoint by part ("encoder", "predictor", "classifier"), wrappers
@@ -63,6 +73,8 @@ class ModelFamily:
         config_class: what its config.json is read into (``from_dict``; has ``model_type``).
         optional_predictor: built as ``model_class(config, with_predictor=...)`` (a checkpoint
             without predictor weights gives a model without one); False: ``model_class(config)``.
+        accepts: a further test on a config of its ``model_type`` (None: every config), e.g.
+            the anticipation probe's ``classifier_tasks``.
     """
 
     name: str
@@ -74,6 +86,7 @@ class ModelFamily:
     infer_config: Callable[[Mapping[str, StateDict], str], Any] | None = None
     config_class: Any = VJEPA2Config
     optional_predictor: bool = True
+    accepts: Callable[[Any], bool] | None = None
 
 
 _FAMILIES: dict[str, ModelFamily] = {}
@@ -96,7 +109,11 @@ def family_for_config(config: Any) -> ModelFamily:
     model_type = getattr(config, "model_type", None)
     classifier = getattr(config, "is_classifier", False)
     for family in families():
-        if family.model_type == model_type and family.classifier == classifier:
+        if (
+            family.model_type == model_type
+            and family.classifier == classifier
+            and (family.accepts is None or family.accepts(config))
+        ):
             return family
     known = sorted({f.model_type for f in _FAMILIES.values()})
     head = "classifier" if classifier else "model"
@@ -215,5 +232,18 @@ register(
             and "linear.weight" in keys.get("classifier", ())
         ),
         classifier=True,
+    )
+)
+register(
+    ModelFamily(
+        name="vjepa2_anticipation",
+        model_type="vjepa2",
+        model_class=VJEPA2ForActionAnticipation,
+        keys=ANTICIPATION_KEYS,
+        holds=lambda keys: (
+            "patch_embed.proj.weight" in keys.get("encoder", ())
+            and any(k.endswith("_classifier.weight") for k in keys.get("classifier", ()))
+        ),
+        accepts=lambda config: bool(getattr(config, "classifier_tasks", None)),
     )
 )

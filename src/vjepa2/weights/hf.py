@@ -158,6 +158,11 @@ def _warn_if_transformers_differs(config: VJEPA2Config, directory: Path) -> None
             f"LayerNorm eps {config.pooler_layer_norm_eps:g} (transformers uses "
             f"{config.layer_norm_eps:g})"
         )
+    if getattr(config, "out_layers", None):
+        differences.append(
+            f"encoder blocks {config.out_layers} as its input (transformers feeds it the last "
+            "block's tokens)"
+        )
     if differences:
         warnings.warn(
             f"{directory}: this probe has {' and '.join(differences)}, so transformers' "

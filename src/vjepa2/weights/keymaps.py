@@ -91,6 +91,13 @@ CLASSIFIER_RULES: list[Rule] = [
     Rule("backbone." + r.ours, tuple("vjepa2." + h for h in r.hf), r.stacked) for r in VJEPA2_RULES
 ] + HEAD_RULES
 
+# The action-anticipation probe: the same pooler, one ``{task}_classifier`` per task (no HF
+# model has it; these names keep our folder format in transformers' style).
+ANTICIPATION_RULES: list[Rule] = [
+    *CLASSIFIER_RULES[:-1],
+    _rule("head.{task}_classifier.{p}", "{task}_classifier.{p}"),
+]
+
 # The prefix every key of an original state dict carries (DDP and MultiSeqWrapper), by part.
 ORIGINAL_WRAPPERS = {
     "encoder": "module.backbone.",
@@ -116,14 +123,13 @@ class KeyMap:
 VJEPA2_KEYS = KeyMap(
     hf=tuple(VJEPA2_RULES), original={"encoder": "encoder.", "predictor": "predictor."}
 )
-CLASSIFIER_KEYS = KeyMap(
-    hf=tuple(CLASSIFIER_RULES),
-    original={
-        "encoder": "backbone.encoder.",
-        "predictor": "backbone.predictor.",
-        "classifier": "head.",
-    },
-)
+_HEADED_PARTS = {
+    "encoder": "backbone.encoder.",
+    "predictor": "backbone.predictor.",
+    "classifier": "head.",
+}
+CLASSIFIER_KEYS = KeyMap(hf=tuple(CLASSIFIER_RULES), original=_HEADED_PARTS)
+ANTICIPATION_KEYS = KeyMap(hf=tuple(ANTICIPATION_RULES), original=_HEADED_PARTS)
 
 _FIELDS = {
     "i": r"\d+",
@@ -132,6 +138,7 @@ _FIELDS = {
     "p": r"weight|bias",
     "fc": r"fc1|fc2",
     "part": _BLOCK_PARTS,
+    "task": r"[a-z][a-z0-9_]*",
 }
 
 

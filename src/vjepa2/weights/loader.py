@@ -18,9 +18,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from vjepa2.config import VJEPA2Config
+from vjepa2.config import ConfigError, VJEPA2Config
+from vjepa2.errors import UsageError
 from vjepa2.files import atomic_write
-from vjepa2.presets import DEMO_DIR, DEMO_NAME, PRESETS, get_preset
+from vjepa2.models.levels import Levels, resolve_levels
+from vjepa2.presets import DEMO_DIR, DEMO_NAME, PRESETS, UnknownPresetError, get_preset
 from vjepa2.weights import hf, original
 from vjepa2.weights.families import (
     ModelFamily,
@@ -152,9 +154,10 @@ def load(
     *,
     checkpoint_key: str = "encoder",
     classifier: str | os.PathLike | None = None,
-    classifier_heads: int = 16,
+    classifier_heads: int | None = None,
     classifier_index: int = 0,
     id2label: Mapping[int, str] | None = None,
+    layers: Levels | None = None,
     config: VJEPA2Config | None = None,
     preset: str | None = None,
     revision: str | None = None,
@@ -170,9 +173,16 @@ def load(
         checkpoint_key: for ``.pt`` files, which encoder: ``encoder`` (as the Hub and
             transformers) or ``target_encoder`` (the EMA teacher, as the original evals).
         classifier: an original probe ``.pt`` to put on top of a ``.pt`` encoder.
-        classifier_heads: the probe's attention heads (16 for every released probe).
+        classifier_heads: the probe's attention heads (default: those a file of ours stores,
+            else 16, as every released probe).
         classifier_index: which of the probe file's ``classifiers`` to take.
         id2label: class names for an original probe (default ``LABEL_i``).
+        layers: multi-level features: a count (``4``: the paper's four taps, ViT-L blocks
+            17, 19, 21, 23 and ViT-g 24, 29, 34, 39) or block indices. A model then also
+            returns ``level_hidden_states`` ``[B, L, N, D]`` (each block through the final
+            norm); for a classifier they are what its probe reads (concatenated along the
+            token axis), so they must match its probe: a released probe file's levels come
+            from its name (Diving48: 4 levels), other probes read the last block unless told.
         config / preset: the architecture of a ``.pt`` file, when its file name and widths do
             not tell it.
         revision / cache_dir: Hub revision and cache (``HF_HUB_OFFLINE=1`` works as usual).
@@ -191,6 +201,11 @@ def load(
     if own is not None:
         if classifier is not None:
             raise CheckpointError(f"{path}: a {own.model_type} model takes no classifier=")
+        if layers is not None:
+            raise UsageError(
+                f"{path}: layers= is for V-JEPA 2 models; a {own.model_type} model gives its "
+                "levels itself (V-JEPA 2.1: model(x, hierarchical=True))"
+            )
         if config is None and preset:
             config = get_preset(preset).config()
         return own.load(path, config=config, dtype=dtype, device=device)
@@ -202,28 +217,122 @@ def load(
                 f"{path}: no config.json (not a Hugging Face model directory)"
             )
         cfg, hf_state = hf.read_hf_dir(path)
-        cfg = config or cfg
+        cfg = with_levels(config or _preset_levels(source, cfg), layers, str(path))
         return from_hf_state(family_for_config(cfg), cfg, hf_state, str(path), dtype, device)
 
+    return _load_original(
+        path, checkpoint_key, classifier, classifier_index, classifier_heads, id2label, layers,
+        config, preset, dtype, device,
+    )  # fmt: skip
+
+
+def _load_original(
+    path: Path, checkpoint_key: str, classifier: str | os.PathLike | None,
+    classifier_index: int, classifier_heads: int | None, id2label: Mapping[int, str] | None,
+    layers: Levels | None, config: VJEPA2Config | None, preset: str | None,
+    dtype: torch.dtype, device: str | torch.device,
+) -> nn.Module:  # fmt: skip
+    """:func:`load` of an original ``.pt`` (and a probe file on top of it)."""
     checkpoint = original.read_checkpoint(path)
     parts = {"encoder": original.select_encoder(checkpoint, checkpoint_key, str(path))}
     if parts["encoder"] is not checkpoint:
         predictor = original.select_predictor(checkpoint, str(path))
         if predictor is not None:
             parts["predictor"] = predictor
+    probe_file: dict[str, Any] = {}
     if classifier is not None:
+        probe_file = original.read_checkpoint(classifier)
         parts["classifier"] = original.select_classifier(
-            original.read_checkpoint(classifier), classifier_index, str(classifier)
+            probe_file, classifier_index, str(classifier)
         )
     source_name = f"{path} [{checkpoint_key}]" + (f" + {classifier}" if classifier else "")
     cfg = _original_config(checkpoint, parts, path.name, config, preset, source_name)
-    if "classifier" in parts:
-        cfg = cfg.replace(**original.classifier_settings(parts["classifier"], classifier_heads))
+    probe_levels = None
+    if classifier is not None:
+        probe_levels = original.probe_levels(probe_file, Path(classifier).name)
+        cfg = _with_probe(cfg, parts, probe_file, probe_levels, classifier_heads, source_name,
+                          str(classifier))  # fmt: skip
         if id2label is not None:
             cfg = cfg.replace(id2label=dict(id2label))
-    elif cfg.is_classifier:
-        cfg = cfg.replace(id2label=None)
+    elif cfg.is_classifier or cfg.classifier_tasks:
+        cfg = cfg.replace(id2label=None, classifier_tasks=None, classifier_num_queries=1)
+    cfg = with_levels(cfg, layers, source_name, probe_levels is not original.UNKNOWN_LEVELS)
     return from_original_parts(family_for_config(cfg), cfg, parts, source_name, dtype, device)
+
+
+def _with_probe(
+    cfg: VJEPA2Config,
+    parts: Mapping[str, StateDict],
+    probe_file: dict[str, Any],
+    levels: Any,
+    heads: int | None,
+    source: str,
+    probe: str,
+) -> VJEPA2Config:
+    """``cfg`` with the head of a probe file (one linear head, or per-task heads: the
+    anticipation probe, which needs the predictor) and the levels it reads; its heads as
+    given, else as a file of ours stores them, else 16 (every released probe)."""
+    settings = original.classifier_settings(parts["classifier"], heads or 16)
+    width = original.probe_width(parts["classifier"])
+    if width != cfg.hidden_size:
+        raise CheckpointError(
+            f"{probe}: a probe of {width}-wide tokens cannot read a {cfg.hidden_size}-wide "
+            f"encoder ({source}); it belongs to another model size"
+        )
+    if heads is None:
+        settings.update(original.stored_probe_settings(probe_file))
+    if settings["classifier_tasks"] and "predictor" not in parts:
+        tasks = ", ".join(t for t, _ in settings["classifier_tasks"])
+        raise CheckpointError(
+            f"{probe}: an action-anticipation probe ({tasks} heads) reads encoder and "
+            f"predictor tokens, and {source} holds no predictor"
+        )
+    layers = None if levels is original.UNKNOWN_LEVELS else levels
+    try:
+        return cfg.replace(**settings, out_layers=layers)
+    except ConfigError as err:
+        raise CheckpointError(
+            f"{probe}: this probe reads encoder blocks {layers}, which a "
+            f"{cfg.num_hidden_layers}-block encoder does not have"
+        ) from err
+
+
+def _preset_levels(source: str | os.PathLike, cfg: VJEPA2Config) -> VJEPA2Config:
+    """A released classifier whose probe reads several blocks (the Diving48 presets): its Hub
+    config.json does not say so, the preset does (``out_layers``)."""
+    try:
+        layers = get_preset(str(source)).overrides.get("out_layers")
+    except UnknownPresetError:
+        return cfg
+    if layers and cfg.is_classifier and not cfg.out_layers:
+        return cfg.replace(out_layers=list(layers))
+    return cfg
+
+
+def with_levels(
+    cfg: VJEPA2Config, layers: Levels | None, source: str, probe_known: bool = True
+) -> VJEPA2Config:
+    """``cfg`` giving the levels ``layers`` asks for (unchanged for None). A classifier's
+    levels are its probe's input: where the file tells them (``probe_known``), asking for others
+    is a :class:`CheckpointError`; where it does not, ``layers`` says what the probe reads."""
+    if layers is None:
+        return cfg
+    blocks = list(resolve_levels(cfg, layers))
+    if cfg.classifier_tasks:
+        raise CheckpointError(
+            f"{source}: the anticipation probe reads the last block and the predictor; it "
+            f"takes no layers= (asked for blocks {blocks})"
+        )
+    if cfg.is_classifier and probe_known:
+        depth = cfg.num_hidden_layers
+        reads = [v % depth for v in cfg.out_layers or [depth - 1]]
+        if reads != blocks:
+            raise CheckpointError(
+                f"{source}: this classifier's probe reads encoder blocks {reads}; layers= asks "
+                f"for blocks {blocks}, which would feed it other tokens"
+            )
+        return cfg
+    return cfg.replace(out_layers=blocks)
 
 
 def own_format_of(path: Path) -> OwnFormat | None:

@@ -142,18 +142,92 @@ def _infer_from_shapes(enc: StateDict, pred: StateDict | None) -> VJEPA2Config:
     return VJEPA2Config(**kwargs)
 
 
+# Meta's released probe files and the encoder blocks their probes read (each through the final
+# norm, concatenated along the token axis); None: the last block. EK100 probes read the last
+# block's tokens followed by the predictor's (see ``VJEPA2ForActionAnticipation``).
+RELEASED_PROBES: dict[str, tuple[int, ...] | None] = {
+    "ssv2-vitl-16x2x3.pt": None,
+    "ssv2-vitg-384-64x2x3.pt": None,
+    "diving48-vitl-256.pt": (17, 19, 21, 23),
+    "diving48-vitg-384-32x4x3.pt": (24, 29, 34, 39),
+    "ek100-vitl-256.pt": None,
+    "ek100-vitg-384.pt": None,
+}
+# The order of the EK100 heads' queries (query i feeds task i); other tasks follow in file order.
+TASK_ORDER = ("verb", "noun", "action")
+
+
+# A probe file that does not say which blocks it reads (a file of Meta's under another name).
+UNKNOWN_LEVELS = object()
+
+
+def probe_levels(checkpoint: dict[str, Any], filename: str) -> Any:
+    """The encoder blocks a probe file's probe reads: from the config a file of ours stores, or
+    a released file's name (None: the last block); :data:`UNKNOWN_LEVELS` otherwise."""
+    stored = checkpoint.get("config")
+    if isinstance(stored, dict):
+        return stored.get("out_layers")
+    if filename in RELEASED_PROBES:
+        released = RELEASED_PROBES[filename]
+        return list(released) if released else None
+    return UNKNOWN_LEVELS
+
+
+def stored_probe_settings(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """The probe's heads and LayerNorm eps a file of ours stores in its config (empty for a
+    file of Meta's: their probes use 16 heads and eps 1e-5)."""
+    stored = checkpoint.get("config")
+    if not isinstance(stored, dict):
+        return {}
+    return {k: stored.get(k) for k in ("classifier_num_heads", "classifier_layer_norm_eps")}
+
+
+def probe_width(probe: StateDict) -> int:
+    """The token width D a probe reads (its queries are ``[1, Q, D]``)."""
+    return int(strip_wrappers(probe)["pooler.query_tokens"].shape[-1])
+
+
+def probe_tasks(probe: StateDict) -> list[tuple[str, int]]:
+    """``(task, classes)`` of a multi-task probe's ``{task}_classifier`` heads, in query order
+    (empty for a single-head probe)."""
+    found = {
+        m.group(1): value.shape[0]
+        for key, value in strip_wrappers(probe).items()
+        if (m := re.fullmatch(r"([a-z][a-z0-9_]*)_classifier\.weight", key))
+    }
+    ordered = [t for t in TASK_ORDER if t in found] + [t for t in found if t not in TASK_ORDER]
+    return [(task, found[task]) for task in ordered]
+
+
 def classifier_settings(probe: StateDict, num_heads: int) -> dict[str, Any]:
-    """Config fields for an original probe: its class count, blocks and queries from the shapes;
-    heads as given (16 for every released probe) and LayerNorm eps 1e-5 (the probe's default)."""
+    """Config fields for an original probe: its class count (or its tasks' for a multi-task
+    probe), blocks and queries from the shapes; heads as given (16 for every released probe)
+    and LayerNorm eps 1e-5 (the probe's default). A layout that is neither is a
+    :class:`CheckpointError` naming what it has."""
     probe = strip_wrappers(probe)
-    try:
-        num_classes = probe["linear.weight"].shape[0]
-        num_queries = probe["pooler.query_tokens"].shape[1]
-    except (KeyError, IndexError) as err:
-        raise CheckpointError(f"not an attentive probe (no {err} or an odd shape)") from err
+    tasks = probe_tasks(probe)
+    if "pooler.query_tokens" not in probe or probe["pooler.query_tokens"].dim() != 3:
+        raise CheckpointError("not an attentive probe (no pooler.query_tokens [1, Q, D])")
+    num_queries = probe["pooler.query_tokens"].shape[1]
+    if tasks and "linear.weight" in probe:
+        raise CheckpointError("a probe has either one 'linear' head or per-task heads, not both")
+    if not tasks and "linear.weight" not in probe:
+        heads = sorted({k.split(".")[0] for k in probe if not k.startswith("pooler.")})
+        raise CheckpointError(
+            "not a probe layout this package knows: no 'linear' head and no per-task "
+            f"'<task>_classifier' heads (it has: {', '.join(heads) or 'the pooler only'})"
+        )
+    if tasks and len(tasks) != num_queries:
+        names = ", ".join(t for t, _ in tasks)
+        raise CheckpointError(
+            f"a multi-task probe has one query per task: {len(tasks)} heads ({names}) but "
+            f"{num_queries} queries"
+        )
     num_blocks = len({k.split(".")[2] for k in probe if k.startswith("pooler.blocks.")})
+    labels = None if tasks else {i: f"LABEL_{i}" for i in range(probe["linear.weight"].shape[0])}
     return dict(
-        id2label={i: f"LABEL_{i}" for i in range(num_classes)},
+        id2label=labels,
+        classifier_tasks=tasks or None,
         num_pooler_layers=num_blocks,
         classifier_num_heads=num_heads,
         classifier_layer_norm_eps=1e-5,
