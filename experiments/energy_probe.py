@@ -74,10 +74,10 @@ def probe(name: str, size: int, pairs: int, world: dict | None = None) -> dict:
     starts = [random_state(rng, env) for _ in range(pairs)]
     goals = [random_state(rng, env) for _ in range(pairs)]
     h_start, h_goal = encode(render(starts)), encode(render(goals))
-    distance = np.array([np.linalg.norm(s[:3] - g[:3]) for s, g in zip(starts, goals)])
+    distance = np.array([np.linalg.norm(s[:3] - g[:3]) for s, g in zip(starts, goals, strict=True)])
     rho = spearman(energy(h_start, h_goal), distance)
     wins = best = best_z = 0
-    for start, goal, hg in zip(starts, goals, h_goal):
+    for start, goal, hg in zip(starts, goals, h_goal, strict=True):
         toward = (goal[:3] - start[:3]) / max(np.linalg.norm(goal[:3] - start[:3]), 1e-9)
         moves = [np.zeros(3), 0.05 * toward, -0.05 * toward]
         moves += [0.05 * np.eye(3)[i] * s for i in range(3) for s in (1, -1)]
@@ -89,7 +89,7 @@ def probe(name: str, size: int, pairs: int, world: dict | None = None) -> dict:
         e = energy(encode(render(moved)), hg[None])
         d = [np.linalg.norm(s[:3] - goal[:3]) for s in moved]
         wins += e[1] < e[2]
-        axis = [0] + list(range(3, 9))
+        axis = [0, 3, 4, 5, 6, 7, 8]
         best += int(np.argmin(e[axis]) == np.argmin(np.array(d)[axis]))
         zs = [0, 7, 8]
         best_z += int(np.argmin(e[zs]) == np.argmin(np.array(d)[zs]))
@@ -107,7 +107,8 @@ def main() -> None:
     args = parser.parse_args()
     world = {k: float(v) for k, v in (item.split("=") for item in args.world)}
     torch.set_num_threads(1)
-    print("| encoder | size | spearman(energy, distance) | toward < away | best of 7 | best of 3 in z |")
+    print("| encoder | size | spearman(energy, distance) | toward < away | best of 7 "
+          "| best of 3 in z |")
     print("|---|---|---|---|---|---|")
     for name in args.encoders:
         r = probe(name, args.size, args.pairs, world)
