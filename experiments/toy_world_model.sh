@@ -15,7 +15,7 @@ EPISODES=${EPISODES:-50}        # planning episodes per task and policy
 MAX_STEPS=${MAX_STEPS:-20}      # closed-loop steps per episode
 SAMPLES=${SAMPLES:-64}          # CEM samples per iteration (the original: 400)
 ITERATIONS=${ITERATIONS:-3}     # CEM iterations (the original: 10)
-EPOCHS=${EPOCHS:-5}             # predictor training epochs
+EPOCHS=${EPOCHS:-10}            # predictor training epochs
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$WORK"
@@ -36,18 +36,20 @@ for split in train val; do
     done
 done
 
-# (b) an AC predictor (96 wide, 4 layers, 4 heads) on the frozen demo encoder (64 px, 128 wide,
-#     6 layers, 16 tokens per frame): 5 epochs of 2 clips per episode (355 steps).
+# (b) an AC predictor (128 wide = the encoder's width, 2 layers, 4 heads) on the frozen demo
+#     encoder (64 px, 128 wide, 6 layers, 16 tokens per frame): 10 epochs of 2 clips of 4
+#     frames per episode (710 steps).
 cat > "$WORK/ac.json" <<'JSON'
 {"model_type": "vjepa2_ac",
  "encoder": {"crop_size": 64},
- "predictor": {"hidden_size": 96, "num_hidden_layers": 4, "num_attention_heads": 4,
+ "predictor": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
                "action_dim": 7}}
 JSON
 if [ ! -f "$WORK/ac/model/config.json" ]; then
     vjepa2 train-ac --data "$WORK/mix-data" --config "$WORK/ac.json" --encoder demo \
-        --out "$WORK/ac" --overwrite --epochs "$EPOCHS" --batch-size 16 --clips-per-episode 2 \
-        --warmup 0.5 --decay 1.5 --lr 1e-3 --start-lr 1e-4 --val-every 1
+        --out "$WORK/ac" --overwrite --epochs "$EPOCHS" --frames 4 --batch-size 16 \
+        --clips-per-episode 2 --warmup 0.5 --decay 2 --lr 2e-3 --start-lr 2e-4 --val-every 2 \
+        --cond-init data
 fi
 
 # (c) the checks: the predictor against copying the last frame, the oracle's move's energy.
@@ -101,7 +103,8 @@ record = {
     "made_by": "experiments/toy_world_model.sh (docs/plan-eval.md)",
     "size": 64, "max_steps": max_steps, "tolerance": 0.05,
     "planner": {"horizon": 2, "samples": samples, "topk": 10, "iterations": iterations},
-    "episodes": rates["reach"]["episodes"], "seed": 1000,
+    "seed": 1000,
+    "episodes": {task: r["episodes"] for task, r in rates.items()},
     "success_rate": {task: r["success_rate"] for task, r in rates.items()},
 }
 out.write_text(json.dumps(record, indent=1) + "\n")
