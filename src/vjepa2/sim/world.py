@@ -1,8 +1,10 @@
-"""`RobotWorld`: a gripper over a table top pushing a disc, seen from above.
+"""`RobotWorld`: a gripper on an arm over a table top pushing a disc, seen from above at an angle.
 
 Units are metres and radians. The table spans x, y in [-half_width, half_width] (x right, y up
-in the picture); the gripper's height z lies in ``z_range`` and only changes how it looks (larger,
-lighter and with a longer shadow when higher): the physics is planar. The state is 7-D in the
+in the picture); the gripper's height z lies in ``z_range`` and only changes how it looks (shown
+``lift * z`` above its shadow, larger and lighter when higher): the physics is planar. An arm,
+drawn from a fixed base below the table's near edge to the gripper, sweeps a wide part of the
+picture as the gripper moves (`render_state`). The state is 7-D in the
 DROID convention ``[x, y, z, roll, pitch, yaw, gripper]`` (extrinsic xyz Euler angles, gripper 0 =
 open, 1 = closed) and an action is ``[Δx, Δy, Δz, Δroll, Δpitch, Δyaw, Δgripper]``, integrated
 as the original planner does (`vjepa2.sim.pose.propagate_pose`): xyz added, ``R_Δ @ R``,
@@ -34,7 +36,8 @@ OBJECT_COLOURS = {"reach": (40, 90, 200), "push": (205, 55, 40)}
 
 @dataclass(frozen=True)
 class WorldConfig:
-    """Geometry, limits and success thresholds (metres, radians)."""
+    """Geometry, limits, success thresholds and how the picture is drawn (metres, radians):
+    the view, the camera's lift of a height, the shadow, the growth with height, the arm."""
 
     half_width: float = 0.25
     z_range: tuple[float, float] = (0.0, 0.2)
