@@ -1,94 +1,112 @@
 #!/usr/bin/env bash
-# The toy world model end to end on a CPU: reach data, an AC predictor trained on the frozen demo
-# encoder, and closed-loop planning against the random and oracle baselines (docs/plan-eval.md).
+# The toy world model end to end on a CPU, and the bundled world model of `vjepa2 demo --plan`:
+# reach and push data, an AC predictor trained on the frozen demo encoder, its checks, and
+# closed-loop planning against the random and oracle baselines (docs/plan-eval.md).
 #
-#   experiments/toy_world_model.sh [WORK_DIR]        (default runs/toy-world-model)
+#   experiments/toy_world_model.sh [WORK_DIR]             (default runs/toy-world-model)
+#   BUNDLE=1 experiments/toy_world_model.sh [WORK_DIR]    ... and copy the model into the package
 #
 # Every stage is skipped when its output exists, so a rerun only redoes what is missing.
 # The knobs below are the ones the measured table in docs/plan-eval.md used.
 set -euo pipefail
 
 WORK=${1:-runs/toy-world-model}
-EPISODES=${EPISODES:-20}        # planning episodes per policy
+EPISODES=${EPISODES:-50}        # planning episodes per task and policy
 MAX_STEPS=${MAX_STEPS:-20}      # closed-loop steps per episode
 SAMPLES=${SAMPLES:-64}          # CEM samples per iteration (the original: 400)
 ITERATIONS=${ITERATIONS:-3}     # CEM iterations (the original: 10)
+EPOCHS=${EPOCHS:-10}            # predictor training epochs
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$WORK"
+WORK=$(cd "$WORK" && pwd)
 
-# (a) reach data: 200 exploration episodes of 20 steps at 64 px (the demo encoder's crop).
-vjepa2 make-robot-data "$WORK/reach-data" --task reach --episodes 200 --steps 20 --size 64 \
-    --val-fraction 0.05 --seed 0 --quiet
+# (a) 300 exploration episodes of 20 steps per task at 64 px (the demo encoder's crop), 5 % val,
+#     and one dataset of both (links; the names keep the task).
+for task in reach push; do
+    vjepa2 make-robot-data "$WORK/$task-data" --task "$task" --episodes 300 --steps 20 \
+        --size 64 --val-fraction 0.05 --seed 0 --quiet
+done
+for split in train val; do
+    mkdir -p "$WORK/mix-data/$split"
+    for task in reach push; do
+        for file in "$WORK/$task-data/$split"/*; do
+            ln -sf "$file" "$WORK/mix-data/$split/${task}_$(basename "$file")"
+        done
+    done
+done
 
-# (b) an AC predictor on the frozen demo encoder (64 px, 128 wide, 6 layers).
+# (b) an AC predictor (128 wide = the encoder's width, 2 layers, 4 heads) on the frozen demo
+#     encoder (64 px, 128 wide, 6 layers, 16 tokens per frame): 10 epochs of 2 clips of 4
+#     frames per episode (710 steps).
 cat > "$WORK/ac.json" <<'JSON'
 {"model_type": "vjepa2_ac",
  "encoder": {"crop_size": 64},
- "predictor": {"hidden_size": 96, "num_hidden_layers": 4, "num_attention_heads": 4,
+ "predictor": {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
                "action_dim": 7}}
 JSON
-train() {  # OUT EPOCHS [extra train-ac options]
-    local out=$1 epochs=$2
-    shift 2
-    vjepa2 train-ac --data "$WORK/reach-data" --config "$WORK/ac.json" --encoder demo \
-        --out "$out" --epochs "$epochs" --batch-size 16 --clips-per-episode 4 \
-        --warmup 1 --decay 3 --lr 1e-3 --start-lr 1e-4 --val-every 4 "$@"
-}
-[ -f "$WORK/ac/model/config.json" ] || train "$WORK/ac" 12 --overwrite
-# ... and the same run continued to 30 epochs (exact resume; the schedule's decay moves to the
-# last 3 of the 30 epochs, so the learning rate goes back up at epoch 13).
-if [ ! -f "$WORK/ac30/model/config.json" ]; then
-    rm -rf "$WORK/ac30" && cp -r "$WORK/ac" "$WORK/ac30"
-    train "$WORK/ac30" 30 --resume --allow-change epochs
+if [ ! -f "$WORK/ac/model/config.json" ]; then
+    vjepa2 train-ac --data "$WORK/mix-data" --config "$WORK/ac.json" --encoder demo \
+        --out "$WORK/ac" --overwrite --epochs "$EPOCHS" --frames 4 --batch-size 16 \
+        --clips-per-episode 2 --warmup 0.5 --decay 2 --lr 2e-3 --start-lr 2e-4 --val-every 2 \
+        --cond-init data
 fi
 
-# (c) closed-loop planning on reach: the world model, random actions, the scripted oracle;
-#     the two baselines on push as well (no push world model is trained here).
-evaluate() {  # TASK POLICY [RUN]
-    local run=${3:-ac}
-    local out="$WORK/plan-eval-$1-$2${3:+-$3}"
+# (c) the checks: the predictor against copying the last frame, the oracle's move's energy.
+python "$HERE/world_model_checks.py" "$WORK/ac" --task reach
+python "$HERE/world_model_checks.py" "$WORK/ac" --task push
+
+# (d) closed-loop planning: the world model, random actions, the scripted oracle.
+evaluate() {  # TASK POLICY
+    local out="$WORK/plan-eval-$1-$2"
     if [ ! -f "$out.json" ]; then
-        vjepa2 plan-eval --model "$WORK/$run/model" --task "$1" --policy "$2" \
+        vjepa2 plan-eval --model "$WORK/ac/model" --task "$1" --policy "$2" \
             --episodes "$EPISODES" --max-steps "$MAX_STEPS" --seed 1000 \
             --samples "$SAMPLES" --iterations "$ITERATIONS" --top-k 10 \
             --video "$out.gif" --json > "$out.json.part"
         mv "$out.json.part" "$out.json"
     fi
 }
-for policy in model random oracle; do evaluate reach "$policy"; done
-evaluate reach model ac30
-for policy in random oracle; do evaluate push "$policy"; done
+for task in reach push; do
+    for policy in model random oracle; do evaluate "$task" "$policy"; done
+done
 
-# (d) the table.
+# (e) the table.
 python - "$WORK" <<'PY'
 import json, sys
 from pathlib import Path
 work = Path(sys.argv[1])
 print("| task | policy | episodes | success | final distance (m) | s / step | steps to success |")
 print("|---|---|---|---|---|---|---|")
-for path in sorted(work.glob("plan-eval-*.json")):
-    r = json.loads(path.read_text())
-    steps = r["mean_steps_to_success"]
-    steps = "-" if steps is None else f"{steps:.1f}"
-    name = path.stem.removeprefix("plan-eval-").split("-", 2)
-    policy = r["policy"] + (f" ({name[2]})" if len(name) > 2 else "")
-    print(f"| {r['task']} | {policy} | {r['episodes']} | {100 * r['success_rate']:.0f} % | "
-          f"{r['mean_final_distance']:.3f} | {r['seconds_per_step']:.3f} | {steps} |")
+for task in ("reach", "push"):
+    for policy in ("model", "random", "oracle"):
+        r = json.loads((work / f"plan-eval-{task}-{policy}.json").read_text())
+        steps = r["mean_steps_to_success"]
+        steps = "-" if steps is None else f"{steps:.1f}"
+        print(f"| {task} | {policy} | {r['episodes']} | {100 * r['success_rate']:.0f} % | "
+              f"{r['mean_final_distance']:.3f} | {r['seconds_per_step']:.3f} | {steps} |")
 PY
 
-# (e) how good the predictors are: validation teacher-forcing L1 against copying the last frame.
-python - "$WORK" <<'PY'
+# (f) BUNDLE=1: the model and how it plans into the package (what `vjepa2 demo --plan` loads).
+if [ "${BUNDLE:-0}" = 1 ]; then
+    ASSET="$HERE/../src/vjepa2/assets/world-model"
+    mkdir -p "$ASSET"
+    cp "$WORK/ac/model/config.json" "$WORK/ac/model/model.safetensors" "$ASSET/"
+    python - "$WORK" "$ASSET/plan.json" "$SAMPLES" "$ITERATIONS" "$MAX_STEPS" <<'PY'
 import json, sys
 from pathlib import Path
-import torch
-from safetensors.torch import load_file
-work = Path(sys.argv[1])
-cached = sorted((work / "ac" / "cache").glob("*/val/*.safetensors"))
-copy = torch.stack([(h[1:] - h[:-1]).abs().mean() for h in (load_file(f)["h"] for f in cached)])
-print(f"copy-the-last-frame L1 on the validation encodings: {copy.mean():.4f}")
-for run in ("ac", "ac30"):
-    lines = (work / run / "metrics.jsonl").read_text().splitlines()
-    val = [json.loads(line) for line in lines if "val_tf" in line][-1]
-    print(f"{run}: epoch {val['epoch']}, validation teacher forcing {val['val_tf']:.4f}, "
-          f"rollout {val['val_rollout']:.4f}")
+work, out = Path(sys.argv[1]), Path(sys.argv[2])
+samples, iterations, max_steps = map(int, sys.argv[3:6])
+rates = {task: json.loads((work / f"plan-eval-{task}-model.json").read_text())
+         for task in ("reach", "push")}
+record = {
+    "made_by": "experiments/toy_world_model.sh (docs/plan-eval.md)",
+    "size": 64, "max_steps": max_steps, "tolerance": 0.05,
+    "planner": {"horizon": 2, "samples": samples, "topk": 10, "iterations": iterations},
+    "seed": 1000,
+    "episodes": {task: r["episodes"] for task, r in rates.items()},
+    "success_rate": {task: r["success_rate"] for task, r in rates.items()},
+}
+out.write_text(json.dumps(record, indent=1) + "\n")
 PY
+fi

@@ -26,7 +26,7 @@ from vjepa2.data.robot_data import make_robot_dataset
 from vjepa2.data.trajectories import actions_from_states, read_episode, write_episode
 from vjepa2.errors import UsageError
 from vjepa2.train import ac_data
-from vjepa2.train.ac import train_ac, warmup_stable_decay
+from vjepa2.train.ac import scale_conditioning, train_ac, warmup_stable_decay
 from vjepa2.train.ac_options import TrainACOptions
 from vjepa2.video import read_video
 from vjepa2.world_model import ACPredictorConfig, FrameTransform, VJEPA2ACConfig, WorldModel
@@ -118,6 +118,26 @@ def test_clip_takes_every_stride_th_frame_with_summed_or_derived_actions(tmp_pat
     derived = ac_data.CachedEpisode(episode.episode, episode.cache_path, 2, True).clip(1, 4)
     expected = actions_from_states(episode.episode.states[[1, 3, 5, 7]])
     assert torch.equal(derived.actions, torch.from_numpy(expected))
+
+
+def test_data_init_divides_the_conditioning_weights_by_each_inputs_spread(tmp_path):
+    """--cond-init data: each action / state column's weights divided by that input's std over
+    the episodes (actions summed over the stride), constant inputs untouched."""
+    episode = _cached(tmp_path, stride=2, derive=False)
+    episode.episode.states[:, 4] = 0.5  # a constant input
+    torch.manual_seed(0)
+    wm = WorldModel(TINY)
+    before = [wm.predictor.action_encoder.weight.clone(), wm.predictor.state_encoder.weight.clone()]
+    scale_conditioning(wm, [episode])
+    actions = episode.episode.actions.reshape(4, 2, 7).sum(1)
+    states = episode.episode.states
+    for weight, old, values in zip(
+        (wm.predictor.action_encoder.weight, wm.predictor.state_encoder.weight), before,
+        (actions, states), strict=True,
+    ):  # fmt: skip
+        gain = np.where(values.std(0) > 1e-6, 1 / np.maximum(values.std(0), 1e-6), 1.0)
+        torch.testing.assert_close(weight, old * torch.from_numpy(gain).float())
+    assert torch.equal(wm.predictor.state_encoder.weight[:, 4], before[1][:, 4])
 
 
 def test_epoch_clips_are_seeded_shuffled_and_in_range(tmp_path):

@@ -1,4 +1,4 @@
-"""A toy robot world, numpy only: a gripper pushing a disc on a table top, seen from above.
+"""A toy robot world, numpy only: a gripper on an arm pushing a disc on a table top.
 
 `RobotWorld` has a gymnasium-style API (``reset(seed)``, ``step(action)``) with 7-D states and
 actions in the DROID convention (`vjepa2.sim.pose`); `ExplorationPolicy` and `oracle_action`

@@ -1,8 +1,10 @@
-"""`RobotWorld`: a gripper over a table top pushing a disc, seen from above.
+"""`RobotWorld`: a gripper on an arm over a table top pushing a disc, seen from above at an angle.
 
 Units are metres and radians. The table spans x, y in [-half_width, half_width] (x right, y up
-in the picture); the gripper's height z lies in ``z_range`` and only changes how it looks (larger,
-lighter and with a longer shadow when higher): the physics is planar. The state is 7-D in the
+in the picture); the gripper's height z lies in ``z_range`` and only changes how it looks (shown
+``lift * z`` above its shadow, larger and lighter when higher): the physics is planar. An arm,
+drawn from a fixed base below the table's near edge to the gripper, sweeps a wide part of the
+picture as the gripper moves (`render_state`). The state is 7-D in the
 DROID convention ``[x, y, z, roll, pitch, yaw, gripper]`` (extrinsic xyz Euler angles, gripper 0 =
 open, 1 = closed) and an action is ``[Δx, Δy, Δz, Δroll, Δpitch, Δyaw, Δgripper]``, integrated
 as the original planner does (`vjepa2.sim.pose.propagate_pose`): xyz added, ``R_Δ @ R``,
@@ -34,7 +36,8 @@ OBJECT_COLOURS = {"reach": (40, 90, 200), "push": (205, 55, 40)}
 
 @dataclass(frozen=True)
 class WorldConfig:
-    """Geometry, limits and success thresholds (metres, radians)."""
+    """Geometry, limits, success thresholds and how the picture is drawn (metres, radians):
+    the view, the camera's lift of a height, the shadow, the growth with height, the arm."""
 
     half_width: float = 0.25
     z_range: tuple[float, float] = (0.0, 0.2)
@@ -47,6 +50,15 @@ class WorldConfig:
     object_tolerance: float = 0.05
     max_episode_steps: int = 50
     substeps: int = 4
+    view_half_width: float = 0.3
+    view_centre: tuple[float, float] = (0.0, 0.04)
+    lift: float = 0.5
+    shadow_dx: float = 0.0
+    shadow_dy: float = 0.0
+    shadow_opacity: float = 0.5
+    grow: float = 1.0
+    arm_base: tuple[float, float] = (0.0, -0.34)
+    arm_radius: float = 0.018
 
     @property
     def contact_distance(self) -> float:
@@ -99,8 +111,9 @@ class RobotWorld:
         self.object_tolerance = self.config.object_tolerance
         self.max_episode_steps = self.config.max_episode_steps
         self.object_colour = OBJECT_COLOURS[task]
-        self._canvas = render.Canvas(size, self.config.half_width)
-        self._table = render.table(self._canvas)
+        c = self.config
+        self._canvas = render.Canvas(size, c.view_half_width, c.view_centre)
+        self._table = render.table(self._canvas, c.half_width)
         self._rng = np.random.default_rng()
         self._state = np.zeros(POSE_DIM)
         self._object = np.zeros(2)
@@ -223,22 +236,33 @@ class RobotWorld:
 
     def render_state(self, state, object_position) -> np.ndarray:
         """The frame showing the gripper at ``state`` [7] and the object at ``object_position``
-        [2] (e.g. a goal image from a goal state): uint8 [H, W, 3]."""
+        [2] (e.g. a goal image from a goal state): uint8 [H, W, 3].
+
+        The camera looks down at an angle: a point at height z shows ``lift * z`` further up the
+        picture than its shadow, which falls straight down on the table. The arm is a thick
+        link from a fixed base below the table's near edge to the gripper, so every move of the
+        gripper sweeps a wide part of the picture.
+        """
         c, canvas = self.config, self._canvas
         state = np.asarray(state, np.float64)
         image = self._table.copy()
         render.paint_disc(image, canvas, object_position, c.object_radius, self.object_colour)
         z_low, z_high = c.z_range
-        height = (np.clip(state[2], z_low, z_high) - z_low) / (z_high - z_low)
-        shadow = state[:2] + np.array([1.0, -1.0]) * (0.004 + 0.03 * height)
-        render.paint_disc(image, canvas, shadow, c.gripper_radius, (0, 0, 0), opacity=0.3)
-        scale = 1.0 + 0.5 * height
+        z = np.clip(state[2], z_low, z_high)
+        height = (z - z_low) / (z_high - z_low)
+        shadow = state[:2] + np.array([c.shadow_dx, c.shadow_dy]) * z
+        seen = state[:2] + np.array([0.0, c.lift * z])
+        dark, opacity = (0, 0, 0), c.shadow_opacity
+        render.paint_capsule(image, canvas, c.arm_base, shadow, c.arm_radius, dark, opacity)
+        render.paint_disc(image, canvas, shadow, c.gripper_radius, dark, opacity)
+        render.paint_capsule(image, canvas, c.arm_base, seen, c.arm_radius, render.ARM_COLOUR)
+        scale = 1.0 + c.grow * height
         body = render.shade(render.BODY_COLOUR, 1.0 + 0.5 * height)
-        render.paint_disc(image, canvas, state[:2], 0.7 * c.gripper_radius * scale, body)
+        render.paint_disc(image, canvas, seen, 0.7 * c.gripper_radius * scale, body)
         axis = np.array([math.cos(state[5]), math.sin(state[5])])
         spread = c.gripper_radius * scale * (0.95 - 0.55 * np.clip(state[6], 0.0, 1.0))
         for side in (1.0, -1.0):
-            centre = state[:2] + side * spread * axis
+            centre = seen + side * spread * axis
             finger = 0.35 * c.gripper_radius * scale
             render.paint_disc(image, canvas, centre, finger, render.FINGER_COLOUR)
         return render.to_uint8(image)

@@ -26,11 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from vjepa2.data.lerobot import is_lerobot
-from vjepa2.data.trajectories import list_episodes
+from vjepa2.data.trajectories import actions_from_states, list_episodes
 from vjepa2.errors import UsageError
 from vjepa2.runtime import Distributed, autocast, init_distributed, parse_dtype
 from vjepa2.train import ac_data
@@ -146,6 +147,30 @@ def check_dims(wm: WorldModel, episodes: list[CachedEpisode]) -> None:
             )
 
 
+def scale_conditioning(wm: WorldModel, episodes: list[CachedEpisode], limit: float = 100.0) -> None:
+    """``--cond-init data``: divide each input column of the predictor's action and state
+    encoders by that input's standard deviation over ``episodes`` (actions summed over a clip's
+    frame stride), at most ``limit`` times; constant inputs keep their weights. In place."""
+    actions = np.concatenate([_clip_steps(e) for e in episodes])
+    states = np.concatenate([e.episode.states for e in episodes])
+    p = wm.predictor
+    with torch.no_grad():
+        for encoder, values in ((p.action_encoder, actions), (p.state_encoder, states)):
+            std = torch.from_numpy(values.std(0)).to(encoder.weight)
+            gain = torch.where(std > 1e-6, (1 / std.clamp_min(1e-6)).clamp_max(limit), 1.0)
+            encoder.weight.mul_(gain)
+
+
+def _clip_steps(e: CachedEpisode) -> np.ndarray:
+    """The actions between two frames of a clip ``[n, A]``: the file's summed over the stride,
+    or derived from the states."""
+    if e.derive_actions or e.episode.actions is None:
+        return actions_from_states(e.episode.states[:: e.stride])
+    steps = e.episode.actions
+    usable = len(steps) // e.stride * e.stride
+    return steps[:usable].reshape(-1, e.stride, steps.shape[-1]).sum(1)
+
+
 def prepare_data(
     opts: TrainACOptions,
     wm: WorldModel,
@@ -257,6 +282,8 @@ def setup(opts: TrainACOptions) -> ACTraining:
     folder, checkpoint = open_run(opts, paths["train"] + paths["val"], ddp)
     wm = build_world_model(opts)
     episodes = prepare_data(opts, wm, paths, ddp, device, dtype)
+    if opts.cond_init == "data" and opts.model is None:
+        scale_conditioning(wm, episodes["train"])
     wm.predictor.to(device)
     objective = ACObjective(wm, opts.rollout_steps)
     optimizer = torch.optim.AdamW(

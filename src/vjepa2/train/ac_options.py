@@ -11,6 +11,7 @@ from vjepa2.runtime import DTYPES, parse_device
 from vjepa2.train.options import option, options_json
 
 ACTION_SOURCES = ("auto", "file", "states")
+COND_INITS = ("original", "data")
 
 
 def _text(value: Any) -> str | None:
@@ -81,6 +82,13 @@ class TrainACOptions:
     val_episodes: int | None = option(
         None, "LeRobot data: the last N episodes (by index) are the validation split (unset: "
         "none).", min=1,
+    )  # fmt: skip
+    cond_init: str = option(
+        "original", "Init of a fresh predictor's action and state encoders: original (the "
+        "original's truncated normal) or data (the same, each input column divided by its "
+        "standard deviation over the training episodes, so small actions such as a few "
+        "centimetres reach the predictor at once; see docs/train-ac.md).",
+        choices=COND_INITS,
     )  # fmt: skip
     lr: float = option(4.25e-4, "Peak learning rate (the stable phase).", min=0)
     start_lr: float = option(7.5e-5, "Learning rate at step 0 (linear warmup from it).", min=0)
