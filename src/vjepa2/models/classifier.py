@@ -97,6 +97,20 @@ class AttentiveClassifier(nn.Module):
         self.pooler = AttentivePooler(dim, num_heads, num_self_blocks, num_queries, eps=eps)
         self.linear = nn.Linear(dim, num_classes)
 
+    @classmethod
+    def from_config(cls, config) -> AttentiveClassifier:
+        """The head a classifier config describes (either family: ``hidden_size``,
+        ``num_labels``, ``pooler_num_heads``, ``num_pooler_layers``, ``classifier_num_queries``,
+        ``pooler_layer_norm_eps``)."""
+        return cls(
+            config.hidden_size,
+            config.num_labels,
+            num_heads=config.pooler_num_heads,
+            num_self_blocks=config.num_pooler_layers,
+            num_queries=config.classifier_num_queries,
+            eps=config.pooler_layer_norm_eps,
+        )
+
     def reset_parameters(self, std: float = 0.02) -> None:
         """Training init: truncated normal weights, zero biases, queries ~ N(0, std)."""
         init_weights(self, std)

@@ -180,14 +180,7 @@ class VJEPA21ForVideoClassification(VJEPA21PreTrained):
             raise ValueError("a classifier config needs id2label (the class names)")
         self.config = config
         self.backbone = VJEPA21Model(config, with_predictor=with_predictor)
-        self.head = AttentiveClassifier(
-            config.hidden_size,
-            config.num_labels,
-            num_heads=config.pooler_num_heads,
-            num_self_blocks=config.num_pooler_layers,
-            num_queries=config.classifier_num_queries,
-            eps=config.pooler_layer_norm_eps,
-        )
+        self.head = AttentiveClassifier.from_config(config)
 
     @property
     def encoder(self) -> VJEPA21Encoder:
