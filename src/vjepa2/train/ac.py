@@ -41,7 +41,7 @@ from vjepa2.train.ac_options import TrainACOptions
 from vjepa2.train.loop import LoopPlan, run_epochs
 from vjepa2.train.optim import param_groups, set_lr
 from vjepa2.train.run_folder import RunFolder, file_digest, list_digest
-from vjepa2.train.state import RunState, load_checkpoint, rng_state, save_atomic, set_rng_state
+from vjepa2.train.state import RunState, rng_state, save_atomic, set_rng_state
 from vjepa2.weights import load
 from vjepa2.world_model import FrameTransform, VJEPA2ACConfig, WorldModel, load_world_model
 
@@ -123,16 +123,7 @@ def open_run(opts: TrainACOptions, episodes: list[Path], ddp: Distributed):
         "config": file_digest(opts.config),
         "encoder": file_digest(opts.encoder),
     }
-    resuming = folder.open(resume=opts.resume, overwrite=opts.overwrite, main=ddp.is_main)
-    if resuming:
-        folder.check_identity(TrainACOptions, opts.allow_change)
-    ddp.barrier()  # every process has looked at the folder before rank 0 writes to it
-    latest = folder.path / "latest.pt"
-    if resuming and latest.exists():
-        return folder, load_checkpoint(latest)
-    if opts.resume and ddp.is_main:
-        log.warning("--resume: no %s yet, starting a new run", latest)
-    return folder, None
+    return folder, folder.open_checkpointed(TrainACOptions, opts, ddp)
 
 
 def check_dims(wm: WorldModel, episodes: list[CachedEpisode]) -> None:

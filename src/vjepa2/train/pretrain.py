@@ -187,16 +187,9 @@ def open_run(
         "config": file_digest(opts.config),
         "init": file_digest(opts.init),
     }
-    resuming = folder.open(resume=opts.resume, overwrite=opts.overwrite, main=ddp.is_main)
-    if resuming:
-        folder.check_identity(PretrainOptions, opts.allow_change, legacy_options="options.json")
-    ddp.barrier()  # every process has looked at the folder before rank 0 writes to it
-    latest = folder.path / "latest.pt"
-    if resuming and latest.exists():
-        return folder, load_checkpoint(latest)
-    if opts.resume and ddp.is_main:
-        log.warning("--resume: no %s yet, starting a new run", latest)
-    return folder, None
+    return folder, folder.open_checkpointed(
+        PretrainOptions, opts, ddp, legacy_options="options.json"
+    )
 
 
 # -- checkpoints ------------------------------------------------------------------------------

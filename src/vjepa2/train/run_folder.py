@@ -26,7 +26,9 @@ from typing import Any
 
 from vjepa2.errors import UsageError
 from vjepa2.files import write_text_atomic
+from vjepa2.runtime import Distributed
 from vjepa2.train.options import refuse_changes, resume_differences
+from vjepa2.train.state import load_checkpoint
 
 log = logging.getLogger("vjepa2.train")
 
@@ -97,6 +99,23 @@ class RunFolder:
             if key in saved and saved[key] != current[key]:
                 differences.append((key, "fixed", saved[key], current[key]))
         refuse_changes(str(self.path), differences, {a.replace("-", "_") for a in allowed})
+
+    def open_checkpointed(
+        self, options_cls: type, opts: Any, ddp: Distributed, legacy_options: str | None = None
+    ) -> dict | None:
+        """`open` and `check_identity` for a run that saves ``latest.pt`` (``opts`` has
+        ``resume``, ``overwrite`` and ``allow_change``), every process past the check before
+        rank 0 writes; returns the checkpoint to resume from (None: a new run)."""
+        resuming = self.open(resume=opts.resume, overwrite=opts.overwrite, main=ddp.is_main)
+        if resuming:
+            self.check_identity(options_cls, opts.allow_change, legacy_options)
+        ddp.barrier()  # every process has looked at the folder before rank 0 writes to it
+        latest = self.path / "latest.pt"
+        if resuming and latest.exists():
+            return load_checkpoint(latest)
+        if opts.resume and ddp.is_main:
+            log.warning("--resume: no %s yet, starting a new run", latest)
+        return None
 
     def saved_identity(self, legacy_options: str | None = None) -> dict[str, Any] | None:
         path = self.path / IDENTITY_FILE
