@@ -110,6 +110,8 @@ def test_config_that_always_covers_the_grid_raises():
         ("2:0.7", LONG_RANGE),
         ("1:1:0.5", MaskConfig(1, (1.0, 1.0), (0.5, 0.5))),
         ("3:0.1-0.3:0.25-1", MaskConfig(3, (0.1, 0.3), (0.25, 1.0))),
+        ("1:1:0.5:end", MaskConfig(1, (1.0, 1.0), (0.5, 0.5), anchor="end")),
+        ("2:0.5:1:start", MaskConfig(2, (0.5, 0.5), anchor="start")),
     ],
 )
 def test_parse_and_spec_round_trip(text: str, expected: MaskConfig):
@@ -120,8 +122,9 @@ def test_parse_and_spec_round_trip(text: str, expected: MaskConfig):
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("8", "2 or 3 fields"),
-        ("8:0.1:0.5:1", "2 or 3 fields"),
+        ("8", "2 to 4 fields"),
+        ("8:0.1:0.5:end:1", "2 to 4 fields"),
+        ("8:0.1:0.5:later", "ANCHOR must be one of any, end, start"),
         ("x:0.5", "invalid literal"),
         ("0:0.5", "at least 1"),
         ("2:0", "not a fraction"),
@@ -144,3 +147,20 @@ def test_temporal_mask_hides_whole_frames_for_a_stretch_of_time():
     for row in target:
         steps = torch.unique(row // 16)
         assert len(steps) == 4 and int(steps[-1] - steps[0]) == 3
+
+
+@pytest.mark.parametrize("anchor", ["end", "start"])
+def test_anchored_time_masks_cover_the_clip_end_or_start(anchor: str):
+    """``1:1:0.5:end`` hides exactly the last half of the time steps (every place in them) in
+    every sample, ``start`` the first half: the context is the other half."""
+    grid = (8, 4, 4)
+    config = MaskConfig.parse(f"1:1:0.5:{anchor}")
+    for seed in range(5):
+        ((context, target),) = sample_masks(4, grid, (config,), _gen(seed))
+        per_frame = grid[1] * grid[2]
+        hidden = range(4, 8) if anchor == "end" else range(0, 4)
+        expected = torch.tensor([t * per_frame + i for t in hidden for i in range(per_frame)])
+        for row_context, row_target in zip(context, target, strict=True):
+            assert torch.equal(row_target, expected)
+            assert set(row_context.tolist()).isdisjoint(expected.tolist())
+            assert len(row_context) == 4 * per_frame

@@ -32,38 +32,52 @@ class MaskConfig:
         spatial_scale: (min, max) fraction of Hp·Wp one box covers.
         temporal_scale: (min, max) fraction of T' one box spans.
         aspect_ratio: (min, max) of a box's height / width.
+        anchor: where a box shorter than the clip sits in time: ``"any"`` (at random, the
+            original's), ``"end"`` (the last time steps: predict the future from the past) or
+            ``"start"`` (the first: predict the past from the future).
     """
 
     num_blocks: int
     spatial_scale: tuple[float, float]
     temporal_scale: tuple[float, float] = (1.0, 1.0)
     aspect_ratio: tuple[float, float] = (0.75, 1.5)
+    anchor: str = "any"
 
     @classmethod
     def parse(cls, text: str) -> MaskConfig:
-        """``BLOCKS:SPATIAL[:TEMPORAL]``, e.g. ``8:0.15`` (short-range), ``2:0.7`` (long-range)
-        or ``1:1.0:0.5`` (the whole frame for half of the clip: predict a stretch of time).
-        Each scale is a fraction, or a ``low-high`` range of fractions."""
+        """``BLOCKS:SPATIAL[:TEMPORAL[:ANCHOR]]``, e.g. ``8:0.15`` (short-range), ``2:0.7``
+        (long-range), ``1:1.0:0.5`` (the whole frame for half of the clip: predict a stretch of
+        time) or ``1:1:0.5:end`` (predict the second half from the first). Each scale is a
+        fraction, or a ``low-high`` range of fractions; ANCHOR is ``any``, ``end`` or ``start``."""
         parts = text.split(":")
         try:
-            if len(parts) not in (2, 3):
-                raise ValueError("expected 2 or 3 fields")
+            if len(parts) not in (2, 3, 4):
+                raise ValueError("expected 2 to 4 fields")
             blocks = int(parts[0])
-            scales = [_fraction_range(p) for p in parts[1:]]
+            scales = [_fraction_range(p) for p in parts[1:3]]
+            anchor = parts[3] if len(parts) == 4 else "any"
             if blocks < 1:
                 raise ValueError("BLOCKS must be at least 1")
+            if anchor not in ANCHORS:
+                raise ValueError(f"ANCHOR must be one of {', '.join(ANCHORS)}")
         except ValueError as err:
             raise ValueError(
-                f"mask {text!r}: {err} (BLOCKS:SPATIAL[:TEMPORAL], e.g. 8:0.15)"
+                f"mask {text!r}: {err} (BLOCKS:SPATIAL[:TEMPORAL[:ANCHOR]], e.g. 8:0.15)"
             ) from None
-        return cls(blocks, scales[0], scales[1] if len(scales) > 1 else (1.0, 1.0))
+        temporal = scales[1] if len(scales) > 1 else (1.0, 1.0)
+        return cls(blocks, scales[0], temporal, anchor=anchor)
 
     def spec(self) -> str:
         """The ``parse`` text of this configuration."""
         fields = [str(self.num_blocks), _range_text(self.spatial_scale)]
-        if self.temporal_scale != (1.0, 1.0):
+        if self.temporal_scale != (1.0, 1.0) or self.anchor != "any":
             fields.append(_range_text(self.temporal_scale))
+        if self.anchor != "any":
+            fields.append(self.anchor)
         return ":".join(fields)
+
+
+ANCHORS = ("any", "end", "start")
 
 
 def _fraction_range(text: str) -> tuple[float, float]:
@@ -106,13 +120,17 @@ def _covered(
     num_blocks: int,
     grid: tuple[int, int, int],
     generator: torch.Generator,
+    anchor: str = "any",
 ) -> torch.Tensor:
-    """Boolean [T', Hp, Wp]: the union of ``num_blocks`` boxes of ``shape`` at random places."""
+    """Boolean [T', Hp, Wp]: the union of ``num_blocks`` boxes of ``shape`` at random places
+    (in time at ``anchor``: anywhere, or flush with the clip's end or start)."""
     covered = torch.zeros(grid, dtype=torch.bool)
     starts = [
         torch.randint(0, g - s + 1, (num_blocks,), generator=generator)
         for g, s in zip(grid, shape, strict=True)
     ]
+    if anchor != "any":
+        starts[0] = torch.full_like(starts[0], grid[0] - shape[0] if anchor == "end" else 0)
     t, h, w = shape
     for t0, top, left in zip(*(s.tolist() for s in starts), strict=True):
         covered[t0 : t0 + t, top : top + h, left : left + w] = True
@@ -144,7 +162,9 @@ def sample_masks(
         contexts, targets = [], []
         for _ in range(batch_size):
             for _ in range(MAX_TRIES):
-                covered = _covered(shape, config.num_blocks, grid, generator).flatten()
+                covered = _covered(
+                    shape, config.num_blocks, grid, generator, config.anchor
+                ).flatten()
                 if not covered.all():
                     break
             else:

@@ -14,7 +14,7 @@ from vjepa2.train.options import option, options_json
 
 
 def parse_masks(texts: list[str] | None) -> tuple[MaskConfig, ...]:
-    """``--mask`` texts (``BLOCKS:SPATIAL[:TEMPORAL]``) -> mask configurations; none: the
+    """``--mask`` texts (``BLOCKS:SPATIAL[:TEMPORAL[:ANCHOR]]``) -> mask configurations; none: the
     recipe's two."""
     if not texts:
         return DEFAULT_MASKS
@@ -114,11 +114,13 @@ class PretrainOptions:
     )
     masks: tuple[MaskConfig, ...] = option(
         DEFAULT_MASKS,
-        "A mask configuration BLOCKS:SPATIAL[:TEMPORAL] (repeatable; the loss averages "
-        "them): BLOCKS boxes, each covering SPATIAL of the frame for TEMPORAL of the clip "
-        "(default 1), their union predicted from the rest. Default: the recipe's 8:0.15 "
-        "(short-range) and 2:0.7 (long-range). On small token grids, 1:1:0.5 (predict "
-        "half of the clip's time steps from the other half) keeps more context.",
+        "A mask configuration BLOCKS:SPATIAL[:TEMPORAL[:ANCHOR]] (repeatable; the loss "
+        "averages them): BLOCKS boxes, each covering SPATIAL of the frame for TEMPORAL of "
+        "the clip (default 1), their union predicted from the rest; ANCHOR puts the boxes "
+        "anywhere in time (any, the default), at the clip's end or at its start. Default: "
+        "the recipe's 8:0.15 (short-range) and 2:0.7 (long-range). On small token grids, "
+        "1:1:0.5 (predict half of the clip's time steps from the other half) keeps more "
+        "context; 1:1:0.5:end predicts the second half from the first.",
         flags=("--mask",), cli_type=list[str] | None, parse=parse_masks,
     )  # fmt: skip
     workers: int = option(2, "Data-loading processes (0: in the main one).", min=0,
