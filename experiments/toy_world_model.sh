@@ -15,7 +15,7 @@ EPISODES=${EPISODES:-50}        # planning episodes per task and policy
 MAX_STEPS=${MAX_STEPS:-20}      # closed-loop steps per episode
 SAMPLES=${SAMPLES:-64}          # CEM samples per iteration (the original: 400)
 ITERATIONS=${ITERATIONS:-3}     # CEM iterations (the original: 10)
-EPOCHS=${EPOCHS:-10}            # predictor training epochs
+EPOCHS=${EPOCHS:-16}            # predictor training epochs
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 HERE=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$WORK"
@@ -37,8 +37,8 @@ for split in train val; do
 done
 
 # (b) an AC predictor (128 wide = the encoder's width, 2 layers, 4 heads) on the frozen demo
-#     encoder (64 px, 128 wide, 6 layers, 16 tokens per frame): 10 epochs of 2 clips of 4
-#     frames per episode (710 steps).
+#     encoder (64 px, 128 wide, 6 layers, 16 tokens per frame): 16 epochs of 2 clips of 4
+#     frames per episode (1136 steps).
 cat > "$WORK/ac.json" <<'JSON'
 {"model_type": "vjepa2_ac",
  "encoder": {"crop_size": 64},

@@ -230,3 +230,40 @@ def test_a_step_towards_the_goal_makes_the_picture_more_like_the_goal():
             errors.append(np.abs(env.render_state(moved, env.object_position) - goal).mean())
         wins += errors[0] < errors[1]
     assert wins >= 30, wins
+
+
+def test_push_starts_behind_the_object_on_the_line_of_the_push():
+    """``push_start="behind"``: 1-8 cm back from contact, within 25 degrees of the push line;
+    ``"anywhere"`` keeps the drawn start (most of those are not behind)."""
+    behind = RobotWorld("push")
+    for seed in range(30):
+        behind.reset(seed=seed)
+        push = behind.goal_object - behind.object_position
+        offset = behind.state[:2] - behind.object_position
+        gap = np.hypot(*offset) - behind.config.contact_distance
+        cosine = -(offset @ push) / (np.hypot(*offset) * np.hypot(*push))
+        assert -1e-9 <= gap <= 0.08 + 1e-9 or np.abs(behind.state[:2]).max() >= 0.25 - 1e-9
+        assert cosine >= np.cos(np.radians(25)) - 1e-6 or np.abs(behind.state[:2]).max() >= 0.25
+    anywhere = RobotWorld("push", config=WorldConfig(push_start="anywhere"))
+    far = 0
+    for seed in range(30):
+        anywhere.reset(seed=seed)
+        far += np.hypot(*(anywhere.state[:2] - anywhere.object_position)) > 0.17
+    assert far > 10
+
+
+def test_the_lamp_lights_the_table_below_the_gripper_wider_when_higher():
+    env = RobotWorld("reach", size=64)
+    env.reset(seed=0, options={"object_position": [0.2, 0.2]})
+    dark = RobotWorld("reach", size=64, config=WorldConfig(lamp_radius=0.0))
+    dark.reset(seed=0, options={"object_position": [0.2, 0.2]})
+    corner = [-0.18, 0.18, 0.0, 0, 0, 0, 0]
+    lit = env.render_state(corner, [0.2, 0.2]).astype(float)
+    unlit = dark.render_state(corner, [0.2, 0.2]).astype(float)
+    gain = (lit - unlit).mean(-1)
+    # brighter near the gripper (upper left) than at the far corner (lower right)
+    assert gain[:16, :16].mean() > 5 * gain[-16:, -16:].mean() + 1
+    high = env.render_state([-0.18, 0.18, 0.2, 0, 0, 0, 0], [0.2, 0.2]).astype(float)
+    high_gain = (high - dark.render_state([-0.18, 0.18, 0.2, 0, 0, 0, 0], [0.2, 0.2])).mean(-1)
+    assert high_gain[-16:, -16:].mean() > gain[-16:, -16:].mean()  # wider when higher
+    assert high_gain.max() < gain.max()  # and dimmer

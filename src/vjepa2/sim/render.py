@@ -67,6 +67,14 @@ def paint_disc(
     image += coverage[..., None] * (np.asarray(colour, np.float32) - image)
 
 
+def paint_glow(image: np.ndarray, canvas: Canvas, centre, radius: float, strength: float) -> None:
+    """Lighten ``image`` float [H, W, 3] in place by a Gaussian pool of light of std ``radius``
+    (metres) around ``centre`` [2]: ``strength`` of the way to white at its centre."""
+    x, y = canvas.pixel_grid
+    light = strength * np.exp(-((x - centre[0]) ** 2 + (y - centre[1]) ** 2) / (2 * radius**2))
+    image += light[..., None].astype(np.float32) * (255.0 - image)
+
+
 def paint_capsule(
     image: np.ndarray, canvas: Canvas, start, end, radius: float, colour, opacity=1.0
 ) -> None:

@@ -59,6 +59,10 @@ class WorldConfig:
     grow: float = 1.0
     arm_base: tuple[float, float] = (0.0, -0.34)
     arm_radius: float = 0.018
+    lamp_radius: float = 0.15
+    lamp_strength: float = 0.9
+    lamp_grow: float = 1.0
+    push_start: str = "behind"
 
     @property
     def contact_distance(self) -> float:
@@ -138,6 +142,8 @@ class RobotWorld:
         self._state = np.asarray(options.get("state", state), np.float64).copy()
         self._object = np.asarray(options.get("object_position", obj), np.float64).copy()
         goal_state, goal_object = self._draw_goal()
+        if self.task == "push" and self.config.push_start == "behind" and "state" not in options:
+            self._state[:2] = self._behind(goal_object)
         self.goal_state = np.asarray(options.get("goal_state", goal_state), np.float64).copy()
         self.goal_object = np.asarray(options.get("goal_object", goal_object), np.float64).copy()
         self.steps = 0
@@ -246,6 +252,13 @@ class RobotWorld:
         c, canvas = self.config, self._canvas
         state = np.asarray(state, np.float64)
         image = self._table.copy()
+        z_low, z_high = c.z_range
+        height = (np.clip(state[2], z_low, z_high) - z_low) / (z_high - z_low)
+        if c.lamp_radius > 0:
+            spread = 1.0 + c.lamp_grow * height
+            render.paint_glow(
+                image, canvas, state[:2], c.lamp_radius * spread, c.lamp_strength / spread
+            )
         render.paint_disc(image, canvas, object_position, c.object_radius, self.object_colour)
         z_low, z_high = c.z_range
         z = np.clip(state[2], z_low, z_high)
@@ -281,6 +294,16 @@ class RobotWorld:
         yaw = rng.uniform(-0.5, 0.5)
         state = np.array([*xy, z, 0.0, 0.0, yaw, rng.uniform(0.0, 1.0)])
         return state, obj
+
+    def _behind(self, goal_object: np.ndarray) -> np.ndarray:
+        """A gripper xy [2] behind the object on the far side from ``goal_object``: 1-8 cm
+        back from contact, up to 25 degrees off the line of the push, on the table."""
+        c, rng = self.config, self._rng
+        back = -_unit(goal_object - self._object, np.array([1.0, 0.0]))
+        angle = rng.uniform(-1, 1) * math.radians(25)
+        turn = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+        xy = self._object + turn @ back * (c.contact_distance + rng.uniform(0.01, 0.08))
+        return np.clip(xy, -c.half_width, c.half_width)
 
     def _draw_goal(self) -> tuple[np.ndarray, np.ndarray]:
         """A goal reachable from the current start: see the class docstring."""
