@@ -39,23 +39,39 @@ def encoder_for(name: str, size: int):
         return lambda frames: transform(frames).flatten(1)[:, None]
     if name.startswith("random:"):
         torch.manual_seed(0)
-        config = VJEPA2Config(crop_size=size, patch_size=int(name.split(":")[1]), hidden_size=128,
-                              num_hidden_layers=2, num_attention_heads=4, tubelet_size=2)
+        config = VJEPA2Config(
+            crop_size=size,
+            patch_size=int(name.split(":")[1]),
+            hidden_size=128,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            tubelet_size=2,
+        )
         encoder = VJEPA2Encoder(config).eval()
     else:
         model = vjepa2.load(name)
         encoder = model.encoder.eval()
+
     def encode(frames: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
             h = encoder(transform(frames)[:, None])
         return F.layer_norm(h, (h.size(-1),))
+
     return encode
 
 
 def random_state(rng: np.random.Generator, env: RobotWorld) -> np.ndarray:
     c = env.config
-    return np.array([*rng.uniform(-0.2, 0.2, 2), rng.uniform(*c.z_range), 0, 0,
-                     rng.uniform(-0.5, 0.5), rng.uniform(0, 1)])
+    return np.array(
+        [
+            *rng.uniform(-0.2, 0.2, 2),
+            rng.uniform(*c.z_range),
+            0,
+            0,
+            rng.uniform(-0.5, 0.5),
+            rng.uniform(0, 1),
+        ]
+    )
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -70,7 +86,8 @@ def probe(name: str, size: int, pairs: int, world: dict | None = None) -> dict:
     obj = np.array([0.12, 0.1])
     energy = lambda a, b: (a - b).abs().flatten(1).mean(1).numpy()  # noqa: E731
     render = lambda states: torch.from_numpy(  # noqa: E731
-        np.stack([env.render_state(s, obj) for s in states]))
+        np.stack([env.render_state(s, obj) for s in states])
+    )
     starts = [random_state(rng, env) for _ in range(pairs)]
     goals = [random_state(rng, env) for _ in range(pairs)]
     h_start, h_goal = encode(render(starts)), encode(render(goals))
@@ -93,8 +110,13 @@ def probe(name: str, size: int, pairs: int, world: dict | None = None) -> dict:
         best += int(np.argmin(e[axis]) == np.argmin(np.array(d)[axis]))
         zs = [0, 7, 8]
         best_z += int(np.argmin(e[zs]) == np.argmin(np.array(d)[zs]))
-    return {"encoder": name, "spearman": rho, "greedy": wins / pairs, "best-of-7": best / pairs,
-            "best-z": best_z / pairs}
+    return {
+        "encoder": name,
+        "spearman": rho,
+        "greedy": wins / pairs,
+        "best-of-7": best / pairs,
+        "best-z": best_z / pairs,
+    }
 
 
 def main() -> None:
@@ -102,18 +124,28 @@ def main() -> None:
     parser.add_argument("encoders", nargs="+")
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--pairs", type=int, default=200)
-    parser.add_argument("--world", action="append", default=[], metavar="FIELD=VALUE",
-                        help="a WorldConfig field (a number), e.g. lift=1.0")
+    parser.add_argument(
+        "--world",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="a WorldConfig field (a number), e.g. lift=1.0",
+    )
     args = parser.parse_args()
     world = {k: float(v) for k, v in (item.split("=") for item in args.world)}
     torch.set_num_threads(1)
-    print("| encoder | size | spearman(energy, distance) | toward < away | best of 7 "
-          "| best of 3 in z |")
+    print(
+        "| encoder | size | spearman(energy, distance) | toward < away | best of 7 "
+        "| best of 3 in z |"
+    )
     print("|---|---|---|---|---|---|")
     for name in args.encoders:
         r = probe(name, args.size, args.pairs, world)
-        print(f"| {name} | {args.size} | {r['spearman']:.2f} | {100 * r['greedy']:.0f} % | "
-              f"{100 * r['best-of-7']:.0f} % | {100 * r['best-z']:.0f} % |", flush=True)
+        print(
+            f"| {name} | {args.size} | {r['spearman']:.2f} | {100 * r['greedy']:.0f} % | "
+            f"{100 * r['best-of-7']:.0f} % | {100 * r['best-z']:.0f} % |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -55,8 +55,10 @@ def energy_check(run: Path, task: str, starts: int) -> None:
             e = wm.energy(start_h, goal_h, candidates, pose)
         wins += bool(e[0] < e[1])
         best += bool(e[0] < e[1:].min())
-    print(f"{task}: the oracle's move has a lower energy than its opposite in {wins}/{starts} "
-          f"starts, the lowest of (oracle, opposite, no move) in {best}/{starts}")
+    print(
+        f"{task}: the oracle's move has a lower energy than its opposite in {wins}/{starts} "
+        f"starts, the lowest of (oracle, opposite, no move) in {best}/{starts}"
+    )
 
 
 def main() -> None:
