@@ -52,7 +52,7 @@ def test_bad_numbers_are_refused_before_any_work(option, value, words):
     ("args", "words"),
     [
         (("--device", "tpu"), "--device 'tpu'"),
-        (("--mask", "4"), "2 or 3 fields"),
+        (("--mask", "4"), "2 to 4 fields"),
         (("--set", "novalue"), "key=value"),
     ],
 )

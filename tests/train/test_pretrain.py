@@ -253,4 +253,4 @@ def test_cli_mask_option_reaches_the_run(motion_dir, tmp_path, monkeypatch):
     assert seen["opts"].to_json()["masks"] == ["1:1:0.5", "4:0.2"]  # options.json, checkpoint
 
     result = CliRunner().invoke(app, [*args, "--mask", "4"])
-    assert result.exit_code == 2 and "2 or 3 fields" in result.output
+    assert result.exit_code == 2 and "2 to 4 fields" in result.output
