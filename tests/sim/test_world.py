@@ -250,6 +250,8 @@ def test_push_starts_behind_the_object_on_the_line_of_the_push():
         anywhere.reset(seed=seed)
         far += np.hypot(*(anywhere.state[:2] - anywhere.object_position)) > 0.17
     assert far > 10
+    with pytest.raises(UsageError, match="push_start 'behnd': choose one of behind, anywhere"):
+        WorldConfig(push_start="behnd")
 
 
 def test_the_lamp_lights_the_table_below_the_gripper_wider_when_higher():

@@ -31,6 +31,7 @@ from vjepa2.sim import render
 from vjepa2.sim.pose import POSE_DIM, propagate_pose
 
 TASKS: tuple[str, ...] = ("reach", "push")
+PUSH_STARTS: tuple[str, ...] = ("behind", "anywhere")
 OBJECT_COLOURS = {"reach": (40, 90, 200), "push": (205, 55, 40)}
 
 
@@ -63,6 +64,12 @@ class WorldConfig:
     lamp_strength: float = 0.9
     lamp_grow: float = 1.0
     push_start: str = "behind"
+
+    def __post_init__(self) -> None:
+        if self.push_start not in PUSH_STARTS:
+            raise UsageError(
+                f"push_start {self.push_start!r}: choose one of {', '.join(PUSH_STARTS)}"
+            )
 
     @property
     def contact_distance(self) -> float:
@@ -253,16 +260,14 @@ class RobotWorld:
         state = np.asarray(state, np.float64)
         image = self._table.copy()
         z_low, z_high = c.z_range
-        height = (np.clip(state[2], z_low, z_high) - z_low) / (z_high - z_low)
+        z = np.clip(state[2], z_low, z_high)
+        height = (z - z_low) / (z_high - z_low)
         if c.lamp_radius > 0:
             spread = 1.0 + c.lamp_grow * height
             render.paint_glow(
                 image, canvas, state[:2], c.lamp_radius * spread, c.lamp_strength / spread
             )
         render.paint_disc(image, canvas, object_position, c.object_radius, self.object_colour)
-        z_low, z_high = c.z_range
-        z = np.clip(state[2], z_low, z_high)
-        height = (z - z_low) / (z_high - z_low)
         shadow = state[:2] + np.array([c.shadow_dx, c.shadow_dy]) * z
         seen = state[:2] + np.array([0.0, c.lift * z])
         dark, opacity = (0, 0, 0), c.shadow_opacity

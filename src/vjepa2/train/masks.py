@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 MAX_TRIES = 100
+ANCHORS = ("any", "end", "start")  # where a mask's time block sits: anywhere, at the end, start
 
 
 @dataclass(frozen=True)
@@ -75,9 +76,6 @@ class MaskConfig:
         if self.anchor != "any":
             fields.append(self.anchor)
         return ":".join(fields)
-
-
-ANCHORS = ("any", "end", "start")
 
 
 def _fraction_range(text: str) -> tuple[float, float]:
