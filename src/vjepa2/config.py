@@ -57,7 +57,7 @@ _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
     "attention_probs_dropout_prob": (0.0, 1.0, True),
     "attention_dropout": (0.0, 1.0, True),
 }
-_BOOLS = ("qkv_bias", "pred_zero_init_mask_tokens")
+_BOOLS = ("qkv_bias", "pred_zero_init_mask_tokens", "pred_time_positions")
 _OPTIONAL = ("classifier_num_heads", "classifier_layer_norm_eps")
 # Parameters of one network (encoder or predictor): 10 billion is 40 GB in float32.
 _MAX_PARAMETERS = 10_000_000_000
@@ -95,6 +95,10 @@ class VJEPA2Config:
     pred_num_mask_tokens: int = 10
     pred_zero_init_mask_tokens: bool = True
     pred_mlp_ratio: float = 4.0
+    # Ours, for pretraining experiments: False gives the predictor's RoPE no time axis (every
+    # token at time 0), so only the encoder's features can tell it which way things move. Written
+    # to config.json only when False; released checkpoints have it True.
+    pred_time_positions: bool = True
     # Classifier head (present when id2label is set).
     id2label: dict[int, str] | None = None
     classifier_num_heads: int | None = None
@@ -246,6 +250,8 @@ class VJEPA2Config:
                 continue
             value = getattr(self, f.name)
             if (f.name.startswith("classifier_") or f.name == "out_layers") and value is None:
+                continue
+            if f.name == "pred_time_positions" and value:
                 continue
             out[f.name] = [list(t) for t in value] if f.name == "classifier_tasks" else value
         if self.id2label is not None:

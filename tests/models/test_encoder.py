@@ -154,3 +154,38 @@ def test_inference_mlp_chunks_equal_the_autograd_path(monkeypatch):
     assert expected.requires_grad and not got.requires_grad
     assert (got - expected).abs().max() <= 1e-5
     assert torch.equal(x, before)  # the caller's tensor is not modified in place
+
+
+def test_predictor_without_time_positions_cannot_tell_time_apart():
+    """pred_time_positions=False: mask tokens at one (h, w) but different times get the same
+    prediction, and shuffling the context's time steps changes nothing; with it on, both do."""
+    grid = 16  # 4 x 4 patches at 64 px
+    ctx = torch.randn(1, 2 * grid, 96)
+    cidx = torch.arange(2 * grid)[None]
+    tidx = torch.arange(2 * grid, 4 * grid)[None]  # time steps 2 and 3
+    swapped = torch.cat([ctx[:, grid:], ctx[:, :grid]], dim=1)  # time steps 0 and 1 exchanged
+    for time_positions in (False, True):
+        torch.manual_seed(0)
+        config = tiny_config(frames_per_clip=8, pred_time_positions=time_positions)
+        model = vjepa2.VJEPA2Model(config)
+        for token in model.predictor.mask_tokens:
+            torch.nn.init.normal_(token)
+        with torch.no_grad():
+            out = model.predictor(ctx, cidx, tidx)
+            out_swapped = model.predictor(swapped, cidx, tidx)
+        same_place = (out[:, :grid] - out[:, grid:]).abs().max().item()
+        shuffled = (out - out_swapped).abs().max().item()
+        if time_positions:
+            assert same_place > 1e-3 and shuffled > 1e-3
+        else:
+            assert same_place == 0.0 and shuffled < 1e-5
+
+
+def test_predictor_time_positions_is_written_only_when_off(tmp_path):
+    assert "pred_time_positions" not in tiny_config().to_dict()
+    config = tiny_config(pred_time_positions=False)
+    assert config.to_dict()["pred_time_positions"] is False
+    config.save(tmp_path)
+    loaded = vjepa2.VJEPA2Config.from_json_file(tmp_path / "config.json")
+    assert loaded.pred_time_positions is False
+    assert loaded.to_dict() == config.to_dict()

@@ -15,7 +15,8 @@ class VJEPA2Predictor(nn.Module):
     """Narrow transformer over [context tokens; mask tokens at the target positions].
 
     Tokens are sorted by position before the blocks and the targets picked out after, as in the
-    original; RoPE positions come from the flat token indices on a (T', Hp, Wp) grid.
+    original; RoPE positions come from the flat token indices on a (T', Hp, Wp) grid (with
+    ``config.pred_time_positions`` False, every token's RoPE time is 0).
     """
 
     def __init__(self, config: VJEPA2Config) -> None:
@@ -76,6 +77,8 @@ class VJEPA2Predictor(nn.Module):
         order = torch.argsort(torch.cat([cidx, tidx], dim=1), dim=1)
         x = gather_tokens(x, order)
         positions = torch.gather(torch.cat([cidx, tidx], dim=1), 1, order)
+        if not self.config.pred_time_positions:
+            positions = positions % (grid_hw[0] * grid_hw[1])
         head_dim = self.config.pred_hidden_size // self.config.pred_num_attention_heads
         rope = RopeTables.build(positions, grid_hw, head_dim, compute_dtype(x))
         for block in self.predictor_blocks:
