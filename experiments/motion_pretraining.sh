@@ -19,7 +19,8 @@
 #              ["1:1:0.5 8:0.15"] (--mask values), DEVICE [auto: CUDA when there is one],
 #              WORKERS [1] (data-loading processes of pretraining), CACHE_FRAMES [1]
 #              (decode every clip once up front, in one process; 0: decode in the workers)
-#   evaluation PROBE_SEEDS ["0,1,2"], RANDOM_SEEDS ["0,1"], ATTENTIVE_EPOCHS [30],
+#   evaluation PROBE_SEEDS ["0,1,2"], RANDOM_SEEDS ["0,1"; set but empty: no random-init controls],
+#              ATTENTIVE_EPOCHS [30],
 #              EVAL_EVERY [0]: also score every N-th epoch's checkpoint (one probe seed, no
 #              controls) for a learning curve
 # Examples:
@@ -76,7 +77,7 @@ if [ "${EVAL_EVERY:-0}" -gt 0 ]; then
   done
 fi
 score "$out/pretrain/latest.pt" final --probe-seeds "${PROBE_SEEDS:-0,1,2}" \
-  --random-seeds "${RANDOM_SEEDS:-0,1}"
+  --random-seeds "${RANDOM_SEEDS-0,1}"
 python - "$out" <<'PY'
 import json, pathlib, sys
 from vjepa2.train.frozen_eval import format_table
