@@ -1,0 +1,84 @@
+"""Does a pretrained predictor use time? Its loss with and without its RoPE time axis.
+
+    python experiments/predictor_time_use.py RUN_DIR/pretrain/latest.pt CLIPS.csv [--clips 256]
+
+Takes the run's context encoder, predictor and EMA target encoder, hides the second half of each
+clip (``1:1:0.5:end``: the predictor extrapolates the future) and prints the L1 loss of the
+predictor as trained, with its RoPE time axis switched off (every token at time 0), and with the
+context time steps played backwards (which reverses every motion). A predictor that extrapolates
+motion loses much when time is taken away or reversed; one that ignores time loses nothing. The
+split into actor and background tokens uses the target tokens that change most between the
+first and last visible time step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+from pathlib import Path
+
+import torch
+
+from vjepa2.models.encoder import gather_tokens, target_features
+from vjepa2.train.frozen_fits import read_eval_clip
+from vjepa2.weights import load
+
+
+def future_masks(batch: int, grid: tuple[int, int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(context_idx, target_idx) ``[B, N/2]`` each: the first and second half of the time steps."""
+    t, h, w = grid
+    tokens = torch.arange(t * h * w)
+    half = (t // 2) * h * w
+    return tokens[:half].expand(batch, -1), tokens[half:].expand(batch, -1)
+
+
+def reverse_time(clips: torch.Tensor, visible: int) -> torch.Tensor:
+    """The first ``visible`` frames played backwards (tubelet-aligned clips), the rest unchanged."""
+    out = clips.clone()
+    out[:, :visible] = clips[:, :visible].flip(1)
+    return out
+
+
+@torch.no_grad()
+def losses(checkpoint: str, clips: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-token L1 ``[B, Nt]`` for each condition."""
+    online = load(checkpoint, checkpoint_key="encoder").eval()
+    target = load(checkpoint, checkpoint_key="target_encoder").eval()
+    grid = online.encoder.token_grid(clips.shape)
+    context_idx, target_idx = future_masks(clips.size(0), grid)
+    wanted = gather_tokens(target_features(target.encoder, clips), target_idx)
+
+    def predict(frames: torch.Tensor) -> torch.Tensor:
+        context = online.encoder(frames, masks=context_idx)
+        return online.predictor(context, context_idx, target_idx, mask_index=0, grid_hw=grid[1:])
+
+    out = {"as trained": predict(clips)}
+    online.predictor.config = online.predictor.config.replace(pred_time_positions=False)
+    out["no time in the predictor"] = predict(clips)
+    online.predictor.config = online.predictor.config.replace(pred_time_positions=True)
+    out["visible half played backwards"] = predict(reverse_time(clips, clips.size(1) // 2))
+    return {name: (pred - wanted).abs().mean(-1) for name, pred in out.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint")
+    parser.add_argument("clips_csv")
+    parser.add_argument("--clips", type=int, default=256)
+    args = parser.parse_args()
+    root = Path(args.clips_csv).parent
+    with open(args.clips_csv) as f:
+        paths = [root / row[0] for row in csv.reader(f) if row and row[0] != "path"]
+    clips = torch.stack([read_eval_clip(p, 16, 4.0, 64) for p in paths[: args.clips]])
+    per_token = losses(args.checkpoint, clips)
+    base = per_token["as trained"]
+    actor = base >= base.quantile(0.9)  # the tokens hardest to predict: mostly the actor's
+    print(f"{clips.size(0)} clips, {base.size(1)} target tokens each")
+    print(f"{'condition':32s} {'all tokens':>10s} {'hardest 10%':>12s} {'the rest':>9s}")
+    for name, loss in per_token.items():
+        rest = loss[~actor].mean()
+        print(f"{name:32s} {loss.mean():10.4f} {loss[actor].mean():12.4f} {rest:9.4f}")
+
+
+if __name__ == "__main__":
+    main()
