@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +32,34 @@ from vjepa2.video.transforms import normalize, to_channels_first
 CLASSES = list(DEMO_CLASSES)  # paired1: translations, grow, shrink
 
 
-def draw(split: str, seed: int, first: int, labels: list[int]) -> torch.Tensor:
-    """Normalised clips ``[len(labels), 16, 3, 64, 64]``, clip ``i`` from index ``first + i``."""
-    frames = [render_paired_clip(CLASSES[label], clip_rng(seed, split, first + i))
-              for i, label in enumerate(labels)]  # fmt: skip
-    return normalize(to_channels_first(torch.from_numpy(np.stack(frames))))
+def render(split: str, seed: int, first: int, labels: list[int]) -> np.ndarray:
+    """uint8 clips ``[len(labels), 16, 64, 64, 3]``, clip ``i`` drawn from index ``first + i``."""
+    return np.stack([render_paired_clip(CLASSES[label], clip_rng(seed, split, first + i))
+                     for i, label in enumerate(labels)])  # fmt: skip
+
+
+def to_input(frames: np.ndarray, device: torch.device) -> torch.Tensor:
+    """uint8 ``[B, T, H, W, 3]`` -> normalised float ``[B, T, 3, H, W]`` on ``device``."""
+    return normalize(to_channels_first(torch.from_numpy(frames).to(device)))
+
+
+def training_batches(
+    steps: int, batch: int, workers: int
+) -> Iterator[tuple[int, np.ndarray, torch.Tensor]]:
+    """``(step, uint8 clips, labels)`` for steps 1.. ``steps``: labels from one seeded generator,
+    clips drawn fresh (index ``step * batch + i``), in ``workers`` processes (0: inline)."""
+    generator = torch.Generator().manual_seed(0)
+    pool = multiprocessing.get_context("spawn").Pool(workers) if workers else None
+    window = 8 * max(workers, 1)
+    for first in range(1, steps + 1, window):
+        window_steps = range(first, min(first + window, steps + 1))
+        labels = [torch.randint(len(CLASSES), (batch,), generator=generator) for _ in window_steps]
+        jobs = [("unlabelled", 2, step * batch, y.tolist())
+                for step, y in zip(window_steps, labels, strict=True)]  # fmt: skip
+        clips = pool.starmap(render, jobs) if pool else [render(*job) for job in jobs]
+        yield from zip(window_steps, clips, labels, strict=True)
+    if pool:
+        pool.close()
 
 
 def evaluate(
@@ -46,7 +71,7 @@ def evaluate(
         logits = torch.cat([model(chunk).logits for chunk in clips.split(100)])
     model.train()
     top1 = (logits.argmax(1) == labels).float().mean().item()
-    return top1, within_pair_accuracy(logits.numpy(), labels.numpy(), CLASSES)
+    return top1, within_pair_accuracy(logits.cpu().numpy(), labels.cpu().numpy(), CLASSES)
 
 
 def main() -> None:
@@ -60,23 +85,24 @@ def main() -> None:
     parser.add_argument("--test-clips", type=int, default=600)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (clips are drawn on the CPU)")
+    parser.add_argument("--workers", type=int, default=0, help="processes drawing the clips")
     parser.add_argument("--json", type=Path, help="write the curve here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     test_labels = [i % len(CLASSES) for i in range(args.test_clips)]
-    test_clips, test_y = draw("test", 1, 0, test_labels), torch.tensor(test_labels)
+    device = torch.device(args.device)
+    test_clips = to_input(render("test", 1, 0, test_labels), device)
+    test_y = torch.tensor(test_labels, device=device)
     config = architecture("vit-tiny", hidden_size=args.width, num_attention_heads=args.heads,
                           num_hidden_layers=args.layers, crop_size=64, frames_per_clip=16,
                           id2label=dict(enumerate(CLASSES)))  # fmt: skip
     torch.manual_seed(0)
-    model = VJEPA2ForVideoClassification(config, with_predictor=False)
+    model = VJEPA2ForVideoClassification(config, with_predictor=False).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
-    generator = torch.Generator().manual_seed(0)
     curve, start = [], time.perf_counter()
-    for step in range(1, args.steps + 1):
-        labels = torch.randint(len(CLASSES), (args.batch,), generator=generator)
-        clips = draw("unlabelled", 2, step * args.batch, labels.tolist())
-        loss = F.cross_entropy(model(clips).logits, labels)
+    for step, frames, labels in training_batches(args.steps, args.batch, args.workers):
+        loss = F.cross_entropy(model(to_input(frames, device)).logits, labels.to(device))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
