@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -49,17 +50,16 @@ def training_batches(
     """``(step, uint8 clips, labels)`` for steps 1.. ``steps``: labels from one seeded generator,
     clips drawn fresh (index ``step * batch + i``), in ``workers`` processes (0: inline)."""
     generator = torch.Generator().manual_seed(0)
-    pool = multiprocessing.get_context("spawn").Pool(workers) if workers else None
     window = 8 * max(workers, 1)
-    for first in range(1, steps + 1, window):
-        window_steps = range(first, min(first + window, steps + 1))
-        labels = [torch.randint(len(CLASSES), (batch,), generator=generator) for _ in window_steps]
-        jobs = [("unlabelled", 2, step * batch, y.tolist())
-                for step, y in zip(window_steps, labels, strict=True)]  # fmt: skip
-        clips = pool.starmap(render, jobs) if pool else [render(*job) for job in jobs]
-        yield from zip(window_steps, clips, labels, strict=True)
-    if pool:
-        pool.close()
+    with multiprocessing.get_context("spawn").Pool(workers) if workers else nullcontext() as pool:
+        for first in range(1, steps + 1, window):
+            window_steps = range(first, min(first + window, steps + 1))
+            labels = [torch.randint(len(CLASSES), (batch,), generator=generator)
+                      for _ in window_steps]  # fmt: skip
+            jobs = [("unlabelled", 2, step * batch, y.tolist())
+                    for step, y in zip(window_steps, labels, strict=True)]  # fmt: skip
+            clips = pool.starmap(render, jobs) if pool else [render(*job) for job in jobs]
+            yield from zip(window_steps, clips, labels, strict=True)
 
 
 def evaluate(

@@ -14,7 +14,7 @@ def test_supervised_ceiling_writes_a_curve(tmp_path):
     out = tmp_path / "curve.json"
     command = [sys.executable, str(SCRIPT), "--steps", "2", "--eval-every", "1", "--batch", "4",
                "--test-clips", "12", "--width", "32", "--heads", "2", "--layers", "1",
-               "--json", str(out)]  # fmt: skip
+               "--workers", "2", "--json", str(out)]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     curve = json.loads(out.read_text())["curve"]
