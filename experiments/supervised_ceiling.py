@@ -3,8 +3,10 @@
     python experiments/supervised_ceiling.py [--steps 3000] [--heads 4] [--layers 6] [--json OUT]
 
 The encoder of `experiments/motion_pretraining.sh` (128 wide, 6 layers, 4 heads, 64 px, 16
-frames, tubelet 2) with the attentive classifier on top, trained with labels on `paired1` clips
-drawn fresh for every step (so it cannot memorise a fixed set), AdamW at a constant ``--lr``. It
+frames, tubelet 2) at its training init, with the attentive head of `pretrain-eval`'s probe on
+top (``--head-blocks`` self-attention blocks, ``--head-heads`` heads, truncated-normal init),
+trained with labels on `paired1` clips drawn fresh for every step (so it cannot memorise a fixed
+set), AdamW at constant learning rates (``--lr`` for the encoder, ``--head-lr`` for the head). It
 prints, every ``--eval-every`` steps, top-1 and within-pair direction accuracy on ``--test-clips``
 held-out clips. Clips are drawn in memory (`render_paired_clip`) and normalised at 64 px, no
 resize or crop. If labels cannot teach this architecture the direction within a few thousand
@@ -82,6 +84,9 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--layers", type=int, default=6)
+    parser.add_argument("--head-lr", type=float, default=1e-3, help="the probe's lr by default")
+    parser.add_argument("--head-blocks", type=int, default=1, help="self-attention blocks")
+    parser.add_argument("--head-heads", type=int, default=16)
     parser.add_argument("--test-clips", type=int, default=600)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
@@ -96,10 +101,16 @@ def main() -> None:
     test_y = torch.tensor(test_labels, device=device)
     config = architecture("vit-tiny", hidden_size=args.width, num_attention_heads=args.heads,
                           num_hidden_layers=args.layers, crop_size=64, frames_per_clip=16,
-                          id2label=dict(enumerate(CLASSES)))  # fmt: skip
+                          id2label=dict(enumerate(CLASSES)), num_pooler_layers=args.head_blocks,
+                          classifier_num_heads=args.head_heads)  # fmt: skip
     torch.manual_seed(0)
-    model = VJEPA2ForVideoClassification(config, with_predictor=False).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.05)
+    model = VJEPA2ForVideoClassification(config, with_predictor=False)
+    model.backbone.reset_parameters()  # the training init, as `pretrain` and `pretrain-eval` use
+    model.head.reset_parameters()
+    model.to(device)
+    groups = [{"params": model.backbone.parameters(), "lr": args.lr},
+              {"params": model.head.parameters(), "lr": args.head_lr}]  # fmt: skip
+    optimizer = torch.optim.AdamW(groups, weight_decay=0.05)
     curve, start = [], time.perf_counter()
     for step, frames, labels in training_batches(args.steps, args.batch, args.workers):
         loss = F.cross_entropy(model(to_input(frames, device)).logits, labels.to(device))
