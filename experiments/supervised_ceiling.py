@@ -9,8 +9,11 @@ trained with labels on `paired1` clips drawn fresh for every step (so it cannot 
 set), AdamW at constant learning rates (``--lr`` for the encoder, ``--head-lr`` for the head). It
 prints, every ``--eval-every`` steps, top-1 and within-pair direction accuracy on ``--test-clips``
 held-out clips. Clips are drawn in memory (`render_paired_clip`) and normalised at 64 px, no
-resize or crop. If labels cannot teach this architecture the direction within a few thousand
-steps, a self-supervised run of the same length should not be expected to either.
+resize or crop. Controls: ``--positions input|output`` adds fixed sin-cos token positions to
+the patch embeddings or to the encoder's output tokens (the head itself has none), and
+``--frozen-encoder`` trains only the head (the probe on a random encoder). If labels cannot
+teach this architecture the direction within a few thousand steps, a self-supervised run of the
+same length should not be expected to either.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import torch.nn.functional as F
 from vjepa2.data.motion import DEMO_CLASSES, clip_rng, render_paired_clip, within_pair_accuracy
 from vjepa2.models.model import VJEPA2ForVideoClassification
 from vjepa2.presets import architecture
+from vjepa2.train.frozen_eval import sincos_positions
 from vjepa2.video.transforms import normalize, to_channels_first
 
 CLASSES = list(DEMO_CLASSES)  # paired1: translations, grow, shrink
@@ -76,6 +80,31 @@ def evaluate(
     return top1, within_pair_accuracy(logits.cpu().numpy(), labels.cpu().numpy(), CLASSES)
 
 
+def build(
+    args: argparse.Namespace, device: torch.device
+) -> tuple[VJEPA2ForVideoClassification, torch.optim.Optimizer]:
+    """The classifier at the training init, its ``--positions`` hook and its optimizer."""
+    config = architecture("vit-tiny", hidden_size=args.width, num_attention_heads=args.heads,
+                          num_hidden_layers=args.layers, crop_size=64, frames_per_clip=16,
+                          id2label=dict(enumerate(CLASSES)), num_pooler_layers=args.head_blocks,
+                          classifier_num_heads=args.head_heads)  # fmt: skip
+    torch.manual_seed(0)
+    model = VJEPA2ForVideoClassification(config, with_predictor=False)
+    model.backbone.reset_parameters()  # the training init, as `pretrain` and `pretrain-eval` use
+    model.head.reset_parameters()
+    model.to(device)
+    if args.positions != "none":  # [1, T'·Hp·Wp, D], the encoder's token order
+        table = sincos_positions((8, 4, 4), args.width).to(device, torch.float32)[None]
+        where = model.encoder.patch_embed if args.positions == "input" else model.encoder.norm
+        where.register_forward_hook(lambda module, inputs, tokens: tokens + table)
+    groups = [{"params": model.head.parameters(), "lr": args.head_lr}]
+    if args.frozen_encoder:
+        model.backbone.requires_grad_(False)
+    else:
+        groups.append({"params": model.backbone.parameters(), "lr": args.lr})
+    return model, torch.optim.AdamW(groups, weight_decay=0.05)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=3000)
@@ -87,6 +116,13 @@ def main() -> None:
     parser.add_argument("--head-lr", type=float, default=1e-3, help="the probe's lr by default")
     parser.add_argument("--head-blocks", type=int, default=1, help="self-attention blocks")
     parser.add_argument("--head-heads", type=int, default=16)
+    parser.add_argument(
+        "--positions",
+        choices=("none", "input", "output"),
+        default="none",
+        help="add fixed sin-cos token positions to the encoder's input or output",
+    )
+    parser.add_argument("--frozen-encoder", action="store_true", help="train the head only")
     parser.add_argument("--test-clips", type=int, default=600)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--threads", type=int, default=1)
@@ -99,18 +135,7 @@ def main() -> None:
     device = torch.device(args.device)
     test_clips = to_input(render("test", 1, 0, test_labels), device)
     test_y = torch.tensor(test_labels, device=device)
-    config = architecture("vit-tiny", hidden_size=args.width, num_attention_heads=args.heads,
-                          num_hidden_layers=args.layers, crop_size=64, frames_per_clip=16,
-                          id2label=dict(enumerate(CLASSES)), num_pooler_layers=args.head_blocks,
-                          classifier_num_heads=args.head_heads)  # fmt: skip
-    torch.manual_seed(0)
-    model = VJEPA2ForVideoClassification(config, with_predictor=False)
-    model.backbone.reset_parameters()  # the training init, as `pretrain` and `pretrain-eval` use
-    model.head.reset_parameters()
-    model.to(device)
-    groups = [{"params": model.backbone.parameters(), "lr": args.lr},
-              {"params": model.head.parameters(), "lr": args.head_lr}]  # fmt: skip
-    optimizer = torch.optim.AdamW(groups, weight_decay=0.05)
+    model, optimizer = build(args, device)
     curve, start = [], time.perf_counter()
     for step, frames, labels in training_batches(args.steps, args.batch, args.workers):
         loss = F.cross_entropy(model(to_input(frames, device)).logits, labels.to(device))
