@@ -94,7 +94,8 @@ def build(
     model.head.reset_parameters()
     model.to(device)
     if args.positions != "none":  # [1, T'·Hp·Wp, D], the encoder's token order
-        table = sincos_positions((8, 4, 4), args.width).to(device, torch.float32)[None]
+        grid = model.encoder.token_grid((1, config.frames_per_clip, 3, 64, 64))
+        table = sincos_positions(grid, args.width).to(device, torch.float32)[None]
         where = model.encoder.patch_embed if args.positions == "input" else model.encoder.norm
         where.register_forward_hook(lambda module, inputs, tokens: tokens + table)
     groups = [{"params": model.head.parameters(), "lr": args.head_lr}]
