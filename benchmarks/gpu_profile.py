@@ -1,4 +1,4 @@
-"""Where the GPU time of our encoder goes: SDPA backends, torch.compile modes, a kernel profile.
+"""Where the GPU time of our encoder goes: SDPA backends and a kernel profile.
 
     python benchmarks/gpu_profile.py --out gpu-profile            # ViT-L, 16 x 256, batch 8, bf16
     python benchmarks/gpu_profile.py --smoke --out /tmp/profile   # tiny shapes, CPU

@@ -129,7 +129,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="cpu", help="cpu or cuda (clips are drawn on the CPU)")
     parser.add_argument("--workers", type=int, default=0, help="processes drawing the clips")
-    parser.add_argument("--json", type=Path, help="write the curve here")
+    parser.add_argument("--json", type=Path, help="write the curve here (at every evaluation)")
+    parser.add_argument("--budget-s", type=float, help="stop after this many seconds of training")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     test_labels = [i % len(CLASSES) for i in range(args.test_clips)]
@@ -143,14 +144,17 @@ def main() -> None:
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if step % args.eval_every == 0 or step == args.steps:
+        out_of_time = args.budget_s is not None and time.perf_counter() - start > args.budget_s
+        if step % args.eval_every == 0 or step == args.steps or out_of_time:
             top1, within = evaluate(model, test_clips, test_y)
             curve.append({"step": step, "loss": loss.item(), "top1": top1, "within_pair": within})
             print(f"step {step} loss {loss.item():.3f} top-1 {top1:.3f} within-pair {within:.3f} "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)  # fmt: skip
-    if args.json:
-        args.json.write_text(json.dumps({"settings": vars(args) | {"json": str(args.json)},
-                                         "curve": curve}, indent=1))  # fmt: skip
+            if args.json:
+                settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+                args.json.write_text(json.dumps({"settings": settings, "curve": curve}, indent=1))
+        if out_of_time:
+            break
 
 
 if __name__ == "__main__":
