@@ -18,7 +18,8 @@
 #              CLIP_GRAD [unset: off], PREDICTOR [tiny] (1 block, 64 wide), MASKS
 #              ["1:1:0.5 8:0.15"] (--mask values), DEVICE [auto: CUDA when there is one],
 #              WORKERS [1] (data-loading processes of pretraining), CACHE_FRAMES [1]
-#              (decode every clip once up front, in one process; 0: decode in the workers)
+#              (decode every clip once up front, in WORKERS processes; 0: decode in the
+#              loaders at every step)
 #   evaluation PROBE_SEEDS ["0,1,2"], RANDOM_SEEDS ["0,1"; set but empty: no random-init controls],
 #              ATTENTIVE_EPOCHS [30],
 #              EVAL_EVERY [0]: also score every N-th epoch's checkpoint (one probe seed, no

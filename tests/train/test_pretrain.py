@@ -175,9 +175,11 @@ def test_clips_are_deterministic_per_key_and_bad_files_are_skipped(motion_dir, t
     assert skipped.path == str(bad) and "broken.mp4" in skipped.reason
     clips, failures = collate_clips([a, skipped])
     assert clips.shape == (1, 8, 3, 32, 32) and failures == [skipped]
-    cached = TrainingClips(paths, TrainTransform(crop_size=32), frames_per_clip=8, cache=True)
-    assert torch.equal(cached[(0, 0)], a)
-    assert cached[(0, 2)].reason == skipped.reason
+    for workers in (0, 2):  # the cache decoded here, and by 2 processes
+        cached = TrainingClips(paths, TrainTransform(crop_size=32), frames_per_clip=8, cache=True,
+                               cache_workers=workers)  # fmt: skip
+        assert torch.equal(cached[(0, 0)], a) and torch.equal(cached[(1, 0)], c)
+        assert cached[(0, 2)].path == str(bad) and cached[(0, 2)].reason == skipped.reason
 
 
 def test_training_sources(motion_dir):

@@ -303,7 +303,7 @@ def setup(opts: PretrainOptions) -> Pretraining:
     transform = TrainTransform(crop_size=opts.crop_size, scale=opts.crop_scale)
     order = ClipOrder(len(videos), opts.batch_size, opts.seed, ddp.rank, ddp.world_size)
     clips = TrainingClips(videos, transform, opts.frames, opts.fps, opts.seed,
-                          cache=opts.cache_frames)  # fmt: skip
+                          cache=opts.cache_frames, cache_workers=opts.workers)  # fmt: skip
     state = RunState()
     if checkpoint:
         encoder.load_state_dict(strip_wrappers(checkpoint["encoder"]))

@@ -126,8 +126,8 @@ class PretrainOptions:
     workers: int = option(2, "Data-loading processes (0: in the main one).", min=0,
                           resume="free")  # fmt: skip
     cache_frames: bool = option(
-        False, "Decode every video once up front and keep the frames in memory "
-        "(small datasets of short clips).", resume="free",
+        False, "Decode every video once up front (in --workers processes) and keep the frames "
+        "in memory (small datasets of short clips).", resume="free",
     )  # fmt: skip
     device: str = option("auto", "auto, cpu, cuda, cuda:1, mps.", resume="changeable")
     dtype: str = option("auto", "auto (bf16 autocast on CUDA, else fp32), fp32, bf16, fp16.",
