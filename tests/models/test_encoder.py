@@ -189,3 +189,21 @@ def test_predictor_time_positions_is_written_only_when_off(tmp_path):
     loaded = vjepa2.VJEPA2Config.from_json_file(tmp_path / "config.json")
     assert loaded.pred_time_positions is False
     assert loaded.to_dict() == config.to_dict()
+
+
+@pytest.mark.parametrize(
+    "channels, dim, tubelet, patch, shape",
+    [(3, 48, 2, 16, (2, 4, 32, 48)), (3, 32, 1, 8, (1, 1, 24, 16)), (1, 16, 2, 4, (3, 6, 8, 12))],
+)
+def test_patch_embedding_equals_the_strided_conv3d(channels, dim, tubelet, patch, shape):
+    from vjepa2.models.encoder import PatchEmbed3D
+
+    torch.manual_seed(0)
+    embed = PatchEmbed3D(channels, dim, tubelet, patch)
+    b, t, h, w = shape
+    video = torch.randn(b, t, channels, h, w)
+    conv = embed.proj(video.transpose(1, 2))  # the checkpoints' Conv3d: [B, D, T', Hp, Wp]
+    expected = conv.flatten(2).transpose(1, 2)
+    got = embed(video)
+    assert got.shape == (b, (t // tubelet) * (h // patch) * (w // patch), dim)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vjepa2.config import VJEPA2Config
@@ -15,10 +16,14 @@ IndexList = torch.Tensor | Sequence[torch.Tensor]
 
 
 class PatchEmbed3D(nn.Module):
-    """Tubelet embedding: a Conv3d with kernel = stride = (tubelet, patch, patch).
+    """Tubelet embedding: a Conv3d with kernel = stride = (tubelet, patch, patch), computed as
+    one matrix product over the flattened tubelets.
 
-    [B, T, C, H, W] -> tokens [B, N, D] in (t, h, w) order, made contiguous once here so no
-    later op runs on the transposed layout.
+    [B, T, C, H, W] -> tokens [B, N, D] in (t, h, w) order. T, H and W must be multiples of
+    the kernel (the encoder checks). The weights stay a Conv3d's ``[D, C, kt, kh, kw]``, as the
+    checkpoints hold them; the product gives the convolution's result (kernel = stride: the
+    tubelets do not overlap) without cuDNN's 3-D convolution, which ran at ~3 % of the card's
+    matrix rate on an H100 (docs/benchmarks.md).
     """
 
     def __init__(self, in_chans: int, dim: int, tubelet_size: int, patch_size: int) -> None:
@@ -27,8 +32,12 @@ class PatchEmbed3D(nn.Module):
         self.proj = nn.Conv3d(in_chans, dim, kernel_size=kernel, stride=kernel)
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
-        x = self.proj(video.transpose(1, 2))  # [B, D, T', Hp, Wp]
-        return x.flatten(2).transpose(1, 2).contiguous()
+        b, t, c, h, w = video.shape
+        kt, kh, kw = self.proj.kernel_size
+        tubelets = video.reshape(b, t // kt, kt, c, h // kh, kh, w // kw, kw)
+        tubelets = tubelets.permute(0, 1, 4, 6, 3, 2, 5, 7)  # [B, T', Hp, Wp, C, kt, kh, kw]
+        weight = self.proj.weight.flatten(1)  # [D, C·kt·kh·kw], the same order
+        return F.linear(tubelets.reshape(b, -1, weight.size(1)), weight, self.proj.bias)
 
 
 def compute_dtype(x: torch.Tensor) -> torch.dtype:
