@@ -95,6 +95,15 @@ class Distributed:
         if self.enabled:
             dist.barrier()
 
+    def any(self, flag: bool) -> bool:
+        """True on every process when ``flag`` is True on any (itself without torchrun)."""
+        if not self.enabled:
+            return flag
+        device = torch.device("cuda", self.local_rank) if dist.get_backend() == "nccl" else None
+        value = torch.tensor(float(flag), device=device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
 
 def init_distributed(device_name: str) -> tuple[Distributed, torch.device]:
     """Join the torchrun process group (gloo on CPU, nccl on CUDA) when launched under it."""

@@ -80,3 +80,12 @@ def test_resume_refuses_other_options_and_data_naming_them(videos, tmp_path):
     summary = pretrain(_options(videos, out, epochs=3, resume=True, allow_change=allowed))
     assert summary["steps"] == 6 and _steps(out) == [1, 2, 3, 4, 5, 6]
     assert json.loads((out / "run.json").read_text())["options"]["epochs"] == 3
+
+
+def test_a_time_limit_stops_cleanly_and_resume_finishes_the_run(videos, tmp_path):
+    out = tmp_path / "run"
+    summary = pretrain(_options(videos, out, time_limit=1e-9))  # spent after the first step
+    assert summary["steps"] == 1 and _steps(out) == [1]
+    assert torch.load(out / "latest.pt", weights_only=True)["step"] == 1
+    summary = pretrain(_options(videos, out, resume=True))  # --time-limit may change on resume
+    assert _steps(out) == list(range(1, summary["steps"] + 1)) and summary["steps"] > 1

@@ -14,7 +14,7 @@ import pytest
 
 from vjepa2.errors import UsageError
 from vjepa2.files import atomic_write, write_text_atomic
-from vjepa2.train.loop import LoopPlan, run_epochs
+from vjepa2.train.loop import LoopPlan, TimeLimit, run_epochs
 from vjepa2.train.options import option, options_json
 from vjepa2.train.run_folder import (
     RunFolder,
@@ -160,3 +160,25 @@ def test_the_loop_resumes_mid_epoch_and_stops_at_max_steps():
     saves = record(RunState(), LoopPlan(2, 5, max_steps=4), stopped)
     assert len(stopped) == 7 and saves == [{"epoch": 1, "position": 0, "step": 3},
                                             {"epoch": 1, "position": 2, "step": 4}]  # fmt: skip
+
+
+def test_the_loop_stops_where_should_stop_says_and_a_time_limit_agrees_across_ranks():
+    state, trained, saves = RunState(), [], []
+
+    def train_batch(batch):
+        trained.append(batch)
+        state.step += 1
+        return True
+
+    def batches(epoch, start):
+        return [(epoch, b) for b in range(start, 4)]
+
+    answers = iter([False] * 5 + [True])
+    run_epochs(state, LoopPlan(3, 4), batches, train_batch, lambda: saves.append(state.counters()),
+               should_stop=lambda: next(answers))  # fmt: skip
+    assert trained == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1)]
+    assert saves[-1] == {"epoch": 1, "position": 2, "step": 6}  # a checkpoint where it stopped
+    assert not TimeLimit(None)() and not TimeLimit(60)()
+    spent = TimeLimit(0)
+    assert spent() and spent.reached
+    assert not TimeLimit(0, agree=lambda flag: False)()  # the other ranks' answer wins

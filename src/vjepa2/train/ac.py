@@ -38,7 +38,7 @@ from vjepa2.train import ac_data
 from vjepa2.train.ac_data import Batch, CachedEpisode
 from vjepa2.train.ac_monitor import ACMonitor
 from vjepa2.train.ac_options import TrainACOptions
-from vjepa2.train.loop import LoopPlan, run_epochs
+from vjepa2.train.loop import LoopPlan, TimeLimit, run_epochs
 from vjepa2.train.optim import param_groups, set_lr
 from vjepa2.train.run_folder import RunFolder, file_digest, list_digest
 from vjepa2.train.state import RunState, rng_state, save_atomic, set_rng_state
@@ -370,7 +370,11 @@ def train_ac(opts: TrainACOptions) -> dict[str, Any]:
             monitor.validation(state.step, state.epoch, val_loss)
 
     plan = LoopPlan(opts.epochs, run.steps_per_epoch, opts.checkpoint_every, opts.max_steps)
-    run_epochs(state, plan, batches, train_batch, run.save, end_epoch)
+    limit = TimeLimit(opts.time_limit, run.ddp.any)
+    run_epochs(state, plan, batches, train_batch, run.save, end_epoch, limit)
+    if limit.reached and run.ddp.is_main:
+        log.info("--time-limit %g min reached at step %d: latest.pt written, --resume continues",
+                 opts.time_limit, state.step)  # fmt: skip
     monitor.close()
     if run.ddp.is_main:
         run.wm.save_pretrained(out / "model")

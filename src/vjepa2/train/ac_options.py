@@ -132,6 +132,10 @@ class TrainACOptions:
         None, "Stop after this many steps (the schedule still spans --epochs).", min=1,
         resume="changeable",
     )  # fmt: skip
+    time_limit: float | None = option(
+        None, "Stop cleanly after this many minutes of training, latest.pt written; --resume "
+        "continues (the schedules still span --epochs).", min=0, min_open=True, resume="free",
+    )  # fmt: skip
 
     def __post_init__(self) -> None:
         parse_device(self.device)

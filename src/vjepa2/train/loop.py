@@ -18,6 +18,7 @@ from the same pieces:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,7 @@ def run_epochs(
     train_batch: Callable[[Any], bool],
     save: Callable[[], None],
     end_epoch: Callable[[], None] = lambda: None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
     """For each epoch from ``state.epoch``, for each batch from ``state.position``: train it.
 
@@ -51,20 +53,44 @@ def run_epochs(
     ones whether the run was interrupted or not); ``train_batch(batch)`` returns True when it made
     an optimiser step (and advanced ``state.step``). At an epoch's end the state moves to the next
     epoch, ``end_epoch()`` runs (validation, monitors) and ``save()`` writes a checkpoint; where
-    ``max_steps`` stops the run inside an epoch, ``save()`` writes one there.
+    ``max_steps`` stops the run inside an epoch, ``save()`` writes one there. ``should_stop()``,
+    asked after every batch (e.g. a time limit; under torchrun every rank must give the same
+    answer), stops the run the same way.
     """
     last_step = plan.max_steps if plan.max_steps is not None else float("inf")
-    while state.epoch < plan.epochs and state.step < last_step:
+    stopped = False
+    while state.epoch < plan.epochs and state.step < last_step and not stopped:
         for batch in batches(state.epoch, state.position):
             state.position += 1
             stepped = train_batch(batch)
             if stepped and plan.checkpoint_every and state.step % plan.checkpoint_every == 0:
                 save()
-            if state.step >= last_step:
+            stopped = should_stop()
+            if state.step >= last_step or stopped:
                 break
-        if state.position < plan.batches_per_epoch:  # stopped by max_steps
+        if state.position < plan.batches_per_epoch:  # stopped by max_steps or should_stop
             save()
             return
         state.epoch, state.position = state.epoch + 1, 0
         end_epoch()
         save()
+
+
+class TimeLimit:
+    """A ``should_stop`` for `run_epochs`: true once ``minutes`` have passed since it was made
+    (never with ``None``). ``agree`` turns this process's answer into every process's (e.g.
+    `vjepa2.runtime.Distributed.any`), so torchrun ranks stop at the same batch. ``reached``
+    says whether it stopped the run."""
+
+    def __init__(
+        self, minutes: float | None, agree: Callable[[bool], bool] = lambda flag: flag
+    ) -> None:
+        self.deadline = None if minutes is None else time.monotonic() + 60 * minutes
+        self.agree = agree
+        self.reached = False
+
+    def __call__(self) -> bool:
+        if self.deadline is None:
+            return False
+        self.reached = self.agree(time.monotonic() >= self.deadline)
+        return self.reached

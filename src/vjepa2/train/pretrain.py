@@ -43,7 +43,7 @@ from vjepa2.models.encoder import VJEPA2Encoder, gather_tokens, target_features
 from vjepa2.models.predictor import VJEPA2Predictor
 from vjepa2.models.vjepa2_1 import V21_PRETRAIN_MISSING, VJEPA21PreTrained
 from vjepa2.runtime import Distributed, autocast, init_distributed, maybe_compile, parse_dtype
-from vjepa2.train.loop import LoopPlan, run_epochs
+from vjepa2.train.loop import LoopPlan, TimeLimit, run_epochs
 from vjepa2.train.masks import sample_masks, step_generator
 from vjepa2.train.optim import linear, param_groups, set_lr, warmup_cosine
 from vjepa2.train.pretrain_monitor import Monitor
@@ -424,7 +424,12 @@ def pretrain(opts: PretrainOptions) -> dict[str, Any]:
             monitor.evaluate(run.target, opts.probe_data, run.device, run.dtype, state.step)
 
     plan = LoopPlan(opts.epochs, run.order.steps_per_epoch, opts.checkpoint_every, last_step)
-    run_epochs(state, plan, batches, train_batch, lambda: run.save(out / "latest.pt"), end_epoch)
+    limit = TimeLimit(opts.time_limit, run.ddp.any)
+    run_epochs(state, plan, batches, train_batch, lambda: run.save(out / "latest.pt"), end_epoch,
+               limit)  # fmt: skip
+    if limit.reached and run.ddp.is_main:
+        log.info("--time-limit %g min reached at step %d: latest.pt written, --resume continues",
+                 opts.time_limit, state.step)  # fmt: skip
     monitor.close()
     run.ddp.barrier()
     if opts.clip_grad and run.ddp.is_main:
