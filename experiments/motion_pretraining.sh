@@ -11,7 +11,8 @@
 #   data       VARIANT [paired1] (paired2, demo, full), UNLABELLED [3000], TRAIN_PER_CLASS [200],
 #              TEST_PER_CLASS [200] (1200 test clips for paired1's 6 classes), DATA_WORKERS [2]
 #   length     EPOCHS [30], or STEPS: that many optimiser steps, rounded up to whole epochs of
-#              UNLABELLED / BATCH steps (the schedules span the whole epochs)
+#              UNLABELLED / BATCH steps (the schedules span the whole epochs); TIME_LIMIT
+#              [unset]: stop pretraining after that many minutes (and score what it reached)
 #   recipe     BATCH [16], LR [1e-4], START_LR [2e-5], FINAL_LR [1e-6], WARMUP [3] (epochs),
 #              SCHEDULE_SCALE [1.25] (cosine and EMA ramp over 1.25x the steps, as the original),
 #              EMA [0.999] -> EMA_END [1.0], EMA_SCHEDULE [ramp] (or constant: EMA throughout),
@@ -32,6 +33,8 @@
 # Writes OUT/data, OUT/pretrain (the run), OUT/eval-final.json (+ eval-epoch-*.json) and prints
 # the table.
 set -euo pipefail
+# without the console script (e.g. the package on PYTHONPATH only), run the module
+command -v vjepa2 >/dev/null || vjepa2() { python3 -m vjepa2 "$@"; }
 out=${1:?usage: motion_pretraining.sh OUT [pretrain options...]}
 shift
 batch=${BATCH:-16}
@@ -47,6 +50,7 @@ masks=()
 for mask in ${MASKS:-1:1:0.5 8:0.15}; do masks+=(--mask "$mask"); done
 clip=()
 [ -z "${CLIP_GRAD:-}" ] || clip=(--clip-grad "$CLIP_GRAD")
+[ -z "${TIME_LIMIT:-}" ] || clip+=(--time-limit "$TIME_LIMIT")
 cache=(--cache-frames)
 [ "${CACHE_FRAMES:-1}" = 1 ] || cache=()
 mkdir -p "$out"

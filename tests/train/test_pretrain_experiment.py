@@ -22,7 +22,7 @@ def _run(out: Path) -> subprocess.CompletedProcess:
         "OMP_NUM_THREADS": "1", "STEPS": "3", "UNLABELLED": "32", "BATCH": "16",
         "TRAIN_PER_CLASS": "2", "TEST_PER_CLASS": "2", "DATA_WORKERS": "1", "WORKERS": "0",
         "WARMUP": "0", "ATTENTIVE_EPOCHS": "1", "PROBE_SEEDS": "0,1", "EVAL_EVERY": "1",
-        "DEVICE": "cpu",
+        "DEVICE": "cpu", "TIME_LIMIT": "60",
     }  # fmt: skip
     return subprocess.run(["bash", str(SCRIPT), str(out), *SMALLER], env=env,
                           capture_output=True, text=True, timeout=900)  # fmt: skip
@@ -41,6 +41,7 @@ def test_script_runs_end_to_end_with_controls(tmp_path):
     assert options["clip_grad"] is None and options["predictor"] == "tiny"
     assert (options["ema_schedule"], options["schedule_scale"]) == ("ramp", 1.25)
     assert options["masks"] == ["1:1:0.5", "8:0.15"]
+    assert options["time_limit"] == 60  # TIME_LIMIT reaches --time-limit
     config = json.loads((out / "pretrain" / "config.json").read_text())
     assert (config["pred_hidden_size"], config["pred_num_hidden_layers"]) == (64, 1)
     assert config["hidden_size"] == 48  # the extra options reach pretrain
