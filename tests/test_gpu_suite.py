@@ -22,3 +22,17 @@ def test_gpu_suite_smoke_runs_every_section(tmp_path):
     assert sections == {"encoder", "memory", "embed", "probe", "ac", "mfu"}
     table = (tmp_path / "results.md").read_text()
     assert "## encoder" in table and "## ac" in table and "errors" not in table
+
+
+@pytest.mark.parametrize(
+    "script, args",
+    [("patch_embed.py", ["--batch", "1", "--frames", "2", "--size", "32"]),
+     ("rope.py", ["--batch", "1", "--tokens", "64"])],
+)  # fmt: skip
+def test_part_benchmarks_check_then_time(script, args):
+    result = subprocess.run(
+        [sys.executable, script, "--device", "cpu", "--repeats", "2", *args],
+        cwd=ROOT / "benchmarks", capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "speed-up" in result.stdout and "1.00x" in result.stdout
