@@ -204,6 +204,9 @@ def test_patch_embedding_equals_the_strided_conv3d(channels, dim, tubelet, patch
     video = torch.randn(b, t, channels, h, w)
     conv = embed.proj(video.transpose(1, 2))  # the checkpoints' Conv3d: [B, D, T', Hp, Wp]
     expected = conv.flatten(2).transpose(1, 2)
-    got = embed(video)
+    assert torch.equal(embed(video), expected)  # float32 runs the Conv3d itself
+    got = embed.tubelet_product(video)  # what half precision runs
     assert got.shape == (b, (t // tubelet) * (h // patch) * (w // patch), dim)
     torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+    half = embed.to(torch.bfloat16)(video.bfloat16())
+    torch.testing.assert_close(half.float(), got, atol=0.05, rtol=0.02)

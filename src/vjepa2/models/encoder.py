@@ -16,14 +16,14 @@ IndexList = torch.Tensor | Sequence[torch.Tensor]
 
 
 class PatchEmbed3D(nn.Module):
-    """Tubelet embedding: a Conv3d with kernel = stride = (tubelet, patch, patch), computed as
-    one matrix product over the flattened tubelets.
+    """Tubelet embedding: a Conv3d with kernel = stride = (tubelet, patch, patch).
 
     [B, T, C, H, W] -> tokens [B, N, D] in (t, h, w) order. T, H and W must be multiples of
-    the kernel (the encoder checks). The weights stay a Conv3d's ``[D, C, kt, kh, kw]``, as the
-    checkpoints hold them; the product gives the convolution's result (kernel = stride: the
-    tubelets do not overlap) without cuDNN's 3-D convolution, which ran at ~3 % of the card's
-    matrix rate on an H100 (docs/benchmarks.md).
+    the kernel (the encoder checks). In float32 it runs the Conv3d, as the reference does, so
+    outputs match it to the last bits; in half precision (or under autocast) it runs
+    `tubelet_product`, the same map as one matrix product, because the 3-D convolution is slow
+    there: ~3 % of an H100's matrix rate in bf16, and 43× slower than the product on the CPU
+    (docs/benchmarks.md).
     """
 
     def __init__(self, in_chans: int, dim: int, tubelet_size: int, patch_size: int) -> None:
@@ -32,6 +32,14 @@ class PatchEmbed3D(nn.Module):
         self.proj = nn.Conv3d(in_chans, dim, kernel_size=kernel, stride=kernel)
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
+        if video.dtype == torch.float32 and not torch.is_autocast_enabled(video.device.type):
+            x = self.proj(video.transpose(1, 2))  # [B, D, T', Hp, Wp]
+            return x.flatten(2).transpose(1, 2).contiguous()
+        return self.tubelet_product(video)
+
+    def tubelet_product(self, video: torch.Tensor) -> torch.Tensor:
+        """The Conv3d as one matrix product: the non-overlapping tubelets flattened in the
+        weight's ``[D, C, kt, kh, kw]`` order. ``[B, T, C, H, W]`` -> ``[B, N, D]``."""
         b, t, c, h, w = video.shape
         kt, kh, kw = self.proj.kernel_size
         tubelets = video.reshape(b, t // kt, kt, c, h // kh, kh, w // kw, kw)
