@@ -31,9 +31,9 @@ import torch
 import torch.nn.functional as F
 
 from vjepa2.data.motion import DEMO_CLASSES, clip_rng, render_paired_clip, within_pair_accuracy
+from vjepa2.models.encoder import sincos_positions
 from vjepa2.models.model import VJEPA2ForVideoClassification
 from vjepa2.presets import architecture
-from vjepa2.train.frozen_eval import sincos_positions
 from vjepa2.video.transforms import normalize, to_channels_first
 
 CLASSES = list(DEMO_CLASSES)  # paired1: translations, grow, shrink

@@ -57,7 +57,7 @@ _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
     "attention_probs_dropout_prob": (0.0, 1.0, True),
     "attention_dropout": (0.0, 1.0, True),
 }
-_BOOLS = ("qkv_bias", "pred_zero_init_mask_tokens", "pred_time_positions")
+_BOOLS = ("qkv_bias", "pred_zero_init_mask_tokens", "pred_time_positions", "abs_positions")
 _OPTIONAL = ("classifier_num_heads", "classifier_layer_norm_eps")
 # Parameters of one network (encoder or predictor): 10 billion is 40 GB in float32.
 _MAX_PARAMETERS = 10_000_000_000
@@ -99,6 +99,11 @@ class VJEPA2Config:
     # token at time 0), so only the encoder's features can tell it which way things move. Written
     # to config.json only when False; released checkpoints have it True.
     pred_time_positions: bool = True
+    # Ours, for pretraining experiments: True adds fixed 3-D sin-cos positions to the encoder's
+    # patch embeddings (as V-JEPA 1 did), so its residual stream holds where and when each token
+    # is, not only RoPE's relative positions. Written to config.json only when True; released
+    # V-JEPA 2 checkpoints have it False.
+    abs_positions: bool = False
     # Classifier head (present when id2label is set).
     id2label: dict[int, str] | None = None
     classifier_num_heads: int | None = None
@@ -251,7 +256,9 @@ class VJEPA2Config:
             value = getattr(self, f.name)
             if (f.name.startswith("classifier_") or f.name == "out_layers") and value is None:
                 continue
-            if f.name == "pred_time_positions" and value:
+            if (f.name == "pred_time_positions" and value) or (
+                f.name == "abs_positions" and not value
+            ):
                 continue
             out[f.name] = [list(t) for t in value] if f.name == "classifier_tasks" else value
         if self.id2label is not None:

@@ -191,6 +191,36 @@ def test_predictor_time_positions_is_written_only_when_off(tmp_path):
     assert loaded.to_dict() == config.to_dict()
 
 
+def test_abs_positions_add_the_sincos_table_to_the_patch_embeddings():
+    """abs_positions=True: the patch embeddings plus the fixed table (no new parameters), each
+    token its own cell's row before the mask keeps some, and the outputs change with it."""
+    from vjepa2.models.encoder import sincos_positions
+
+    torch.manual_seed(0)
+    video = torch.randn(2, 8, 3, 32, 48)
+    off = vjepa2.VJEPA2Model(tiny_config(frames_per_clip=8)).encoder
+    on = vjepa2.VJEPA2Model(tiny_config(frames_per_clip=8, abs_positions=True)).encoder
+    on.load_state_dict(off.state_dict())
+    x_off, grid = off.embed(video)
+    x_on, _ = on.embed(video)
+    assert grid == (4, 2, 3)
+    torch.testing.assert_close(x_on - x_off, sincos_positions(grid, 96).expand_as(x_on))
+    keep = torch.tensor([[0, 5, 7, 20], [1, 2, 3, 23]])
+    with torch.no_grad():
+        assert (on(video) - off(video)).abs().max() > 1e-2
+        masked = on(video, masks=keep)
+        off.embed = lambda v: (x_on, grid)  # the position-free encoder fed the same tokens
+        assert torch.equal(masked, off(video, masks=keep))
+
+
+def test_abs_positions_is_written_only_when_on(tmp_path):
+    assert "abs_positions" not in tiny_config().to_dict()
+    config = tiny_config(abs_positions=True)
+    config.save(tmp_path)
+    loaded = vjepa2.VJEPA2Config.from_json_file(tmp_path / "config.json")
+    assert loaded.abs_positions is True and loaded.to_dict() == config.to_dict()
+
+
 @pytest.mark.parametrize(
     "channels, dim, tubelet, patch, shape",
     [(3, 48, 2, 16, (2, 4, 32, 48)), (3, 32, 1, 8, (1, 1, 24, 16)), (1, 16, 2, 4, (3, 6, 8, 12))],

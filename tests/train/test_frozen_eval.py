@@ -15,13 +15,13 @@ from tests.conftest import tiny_config
 from vjepa2.cli import app
 from vjepa2.data.motion import PAIRED_CLASSES, PairedSettings, make_motion_dataset
 from vjepa2.errors import UsageError
+from vjepa2.models.encoder import sincos_positions
 from vjepa2.train.frozen_eval import (
     FrozenEvalSettings,
     format_table,
     frozen_eval,
     parse_seeds,
     random_encoder,
-    sincos_positions,
 )
 
 CONFIG = tiny_config(hidden_size=48, crop_size=32, frames_per_clip=8)

@@ -73,6 +73,25 @@ def target_features(encoder: nn.Module, clips: torch.Tensor) -> torch.Tensor:
     )
 
 
+def sincos_positions(grid: tuple[int, int, int], dim: int) -> torch.Tensor:
+    """Fixed sin-cos embeddings of the (t, h, w) cells of ``grid`` in the encoder's token order
+    (t slowest), ``[T'·Hp·Wp, dim]``: each axis gets ``2·(dim // 6)`` channels, sines and
+    cosines at frequencies 10000^(−i/n); the channels left over are zero."""
+    per_axis = 2 * (dim // 6)
+    half = per_axis // 2
+    frequencies = 10000.0 ** (-torch.arange(half, dtype=torch.float64) / max(1, half))
+    cells = torch.stack(
+        torch.meshgrid(*(torch.arange(n, dtype=torch.float64) for n in grid), indexing="ij"), -1
+    ).reshape(-1, 3)
+    table = torch.zeros(len(cells), dim, dtype=torch.float64)
+    for axis in range(3):
+        angles = cells[:, axis : axis + 1] * frequencies
+        table[:, axis * per_axis : (axis + 1) * per_axis] = torch.cat(
+            [angles.sin(), angles.cos()], -1
+        )
+    return table.float()
+
+
 def keep_tokens(x: torch.Tensor, masks: IndexList | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The tokens ``x`` [B, N, D] that ``masks`` keep, and their flat positions for RoPE:
     all of them (``[N]``) without masks, else ``[M*B, K, D]`` and ``[M*B, K]``."""
@@ -138,12 +157,16 @@ class VJEPA2Encoder(nn.Module):
         return max(t, c.tubelet_size) // c.tubelet_size, h // c.patch_size, w // c.patch_size
 
     def embed(self, video: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int, int]]:
-        """Patch-embed ``video`` [B, T, C, H, W] -> tokens [B, N, D] and the grid (T', Hp, Wp)."""
+        """Patch-embed ``video`` [B, T, C, H, W] -> tokens [B, N, D] and the grid (T', Hp, Wp),
+        with fixed sin-cos positions added when ``config.abs_positions``."""
         grid = self.token_grid(video.shape)
         t = video.size(1)
         if t < self.config.tubelet_size:
             video = video.repeat_interleave(self.config.tubelet_size // t, dim=1)
-        return self.patch_embed(video.to(self.patch_embed.proj.weight.dtype)), grid
+        x = self.patch_embed(video.to(self.patch_embed.proj.weight.dtype))
+        if self.config.abs_positions:
+            x = x + sincos_positions(grid, x.size(-1)).to(x.device, x.dtype)
+        return x, grid
 
     def forward(
         self,

@@ -37,7 +37,7 @@ from vjepa2.data import read_labelled
 from vjepa2.data.motion import reversal_partners, within_pair_accuracy
 from vjepa2.errors import UsageError
 from vjepa2.models import VJEPA2Model
-from vjepa2.models.encoder import VJEPA2Encoder
+from vjepa2.models.encoder import VJEPA2Encoder, sincos_positions
 from vjepa2.runtime import pick_device
 from vjepa2.train.frozen_fits import fit_attentive, fit_logistic, read_eval_clip
 from vjepa2.train.options import option
@@ -134,25 +134,6 @@ def encode_all(
         for name, encoder in encoders.items():
             out[name].append(encoder(batch).float())
     return {name: torch.cat(tokens) for name, tokens in out.items()}
-
-
-def sincos_positions(grid: tuple[int, int, int], dim: int) -> torch.Tensor:
-    """Fixed sin-cos embeddings of the (t, h, w) cells of ``grid`` in the encoder's token order
-    (t slowest), ``[T'·Hp·Wp, dim]``: each axis gets ``2·(dim // 6)`` channels, sines and
-    cosines at frequencies 10000^(−i/n); the channels left over are zero."""
-    per_axis = 2 * (dim // 6)
-    half = per_axis // 2
-    frequencies = 10000.0 ** (-torch.arange(half, dtype=torch.float64) / max(1, half))
-    cells = torch.stack(
-        torch.meshgrid(*(torch.arange(n, dtype=torch.float64) for n in grid), indexing="ij"), -1
-    ).reshape(-1, 3)
-    table = torch.zeros(len(cells), dim, dtype=torch.float64)
-    for axis in range(3):
-        angles = cells[:, axis : axis + 1] * frequencies
-        table[:, axis * per_axis : (axis + 1) * per_axis] = torch.cat(
-            [angles.sin(), angles.cos()], -1
-        )
-    return table.float()
 
 
 def spread(values: Sequence[float]) -> dict[str, Any]:
