@@ -10,6 +10,7 @@
 # Environment (defaults in brackets):
 #   data       VARIANT [paired1] (paired2, demo, full), UNLABELLED [3000], TRAIN_PER_CLASS [200],
 #              TEST_PER_CLASS [200] (1200 test clips for paired1's 6 classes), DATA_WORKERS [2]
+#              DATA_ONLY [0]: 1 draws the data and stops (runs side by side can share it)
 #   length     EPOCHS [30], or STEPS: that many optimiser steps, rounded up to whole epochs of
 #              UNLABELLED / BATCH steps (the schedules span the whole epochs); TIME_LIMIT
 #              [unset]: stop pretraining after that many minutes (and score what it reached)
@@ -59,6 +60,7 @@ if [ ! -f "$out/data/test.csv" ]; then
     --train-per-class "${TRAIN_PER_CLASS:-200}" --val-per-class 0 \
     --test-per-class "${TEST_PER_CLASS:-200}" --workers "${DATA_WORKERS:-2}"
 fi
+[ "${DATA_ONLY:-0}" = 0 ] || exit 0
 vjepa2 pretrain --data "$out/data/unlabelled.txt" --out "$out/pretrain" --resume \
   --arch vit-tiny --set hidden_size=128 --set num_attention_heads=4 --set num_hidden_layers=6 \
   --predictor "${PREDICTOR:-tiny}" --crop-size 64 --frames 16 --fps 4 --batch-size "$batch" \

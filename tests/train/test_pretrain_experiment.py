@@ -60,3 +60,42 @@ def test_script_runs_end_to_end_with_controls(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert {p: p.stat().st_mtime_ns for p in out.glob("eval-*.json")} == stamps
     assert "random-1" in again.stdout  # the table again, from the saved results
+
+
+RUNS = SCRIPT.parent / "gpu_learning_runs.sh"
+
+
+@pytest.mark.slow
+def test_gpu_learning_runs_share_one_dataset_and_take_their_own_options(tmp_path):
+    """experiments/gpu_learning_runs.sh on the CPU: two runs on one drawn dataset, the second
+    with its own lr and the abs_positions encoder; each leaves its scores and diagnostics."""
+    work, out = tmp_path / "work", tmp_path / "out"
+    env = {
+        **os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "OMP_NUM_THREADS": "1", "WORK": str(work), "DEVICE": "cpu", "BATCH": "8",
+        "UNLABELLED": "16", "STEPS": "2", "WORKERS": "0", "DATA_WORKERS": "1",
+        "TRAIN_PER_CLASS": "2", "TEST_PER_CLASS": "2", "ATTENTIVE_EPOCHS": "1",
+        "PROBE_SEEDS": "0", "RANDOM_SEEDS": "", "WARMUP": "0",
+    }  # fmt: skip
+    small = " ".join(SMALLER)
+    result = subprocess.run(
+        ["bash", str(RUNS), str(out), "5", f"a={small}",
+         f"b={small} --lr 1e-4 --set abs_positions=true"],
+        env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout[-3000:]
+    assert (work / "a" / "data").resolve() == (work / "shared" / "data").resolve()
+    for name, lr, positions in (("a", 3e-4, None), ("b", 1e-4, True)):
+        options = json.loads((work / name / "pretrain" / "options.json").read_text())
+        config = json.loads((work / name / "pretrain" / "config.json").read_text())
+        assert options["lr"] == lr and config.get("abs_positions") == positions
+        assert config["hidden_size"] == 48
+        final = json.loads((out / name / "eval-final.json").read_text())
+        assert list(final["encoders"]) == ["encoder"] and final["test_clips"] == 12
+        time_use = (out / name / "predictor_time_use.txt").read_text()
+        assert "visible half played backwards" in time_use
+        assert (out / name / "metrics.jsonl").stat().st_size > 0
+    assert "== b:" in result.stdout
+    bad = subprocess.run(["bash", str(RUNS), str(out), "5", "no-equals-sign"], env=env,
+                         capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert bad.returncode == 2 and "NAME=OPTIONS" in bad.stderr
