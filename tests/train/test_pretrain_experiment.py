@@ -99,3 +99,22 @@ def test_gpu_learning_runs_share_one_dataset_and_take_their_own_options(tmp_path
     bad = subprocess.run(["bash", str(RUNS), str(out), "5", "no-equals-sign"], env=env,
                          capture_output=True, text=True, timeout=60)  # fmt: skip
     assert bad.returncode == 2 and "NAME=OPTIONS" in bad.stderr
+
+
+def test_predictor_extrapolation_trains_only_the_predictor(tmp_path):
+    """experiments/predictor_extrapolation.py in seconds: a fresh predictor over a frozen
+    abs-positions encoder, its held-out losses as trained and with the visible half reversed."""
+    out = tmp_path / "curve.json"
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT.parent / "predictor_extrapolation.py"), "--steps", "2",
+         "--eval-every", "1", "--batch", "2", "--test-clips", "6", "--abs-positions",
+         "--pred-width", "32", "--pred-heads", "2", "--json", str(out)],
+        env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    curve = json.loads(out.read_text())
+    assert [row["step"] for row in curve["curve"]] == [1, 2]
+    first, last = curve["curve"]
+    assert last["loss"] < first["loss"]  # two AdamW steps at lr 1e-3 lower the held-out loss
+    assert all(row["hard"] > row["loss"] for row in curve["curve"])
+    assert curve["settings"]["abs_positions"] and "backwards" in last
