@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import torch
@@ -92,6 +93,14 @@ def sincos_positions(grid: tuple[int, int, int], dim: int) -> torch.Tensor:
     return table.float()
 
 
+@functools.lru_cache(maxsize=8)
+def _positions_on(
+    grid: tuple[int, int, int], dim: int, device: torch.device, dtype: torch.dtype
+) -> torch.Tensor:
+    """:func:`sincos_positions` built once per grid, width, device and dtype (read-only)."""
+    return sincos_positions(grid, dim).to(device, dtype)
+
+
 def keep_tokens(x: torch.Tensor, masks: IndexList | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The tokens ``x`` [B, N, D] that ``masks`` keep, and their flat positions for RoPE:
     all of them (``[N]``) without masks, else ``[M*B, K, D]`` and ``[M*B, K]``."""
@@ -165,7 +174,7 @@ class VJEPA2Encoder(nn.Module):
             video = video.repeat_interleave(self.config.tubelet_size // t, dim=1)
         x = self.patch_embed(video.to(self.patch_embed.proj.weight.dtype))
         if self.config.abs_positions:
-            x = x + sincos_positions(grid, x.size(-1)).to(x.device, x.dtype)
+            x = x + _positions_on(grid, x.size(-1), x.device, x.dtype)
         return x, grid
 
     def forward(
