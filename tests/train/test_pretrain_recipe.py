@@ -21,6 +21,7 @@ from vjepa2.train.pretrain import (
     ema_momentum,
     learning_rate,
     model_config,
+    optimizer_groups,
     pretrain,
 )
 
@@ -143,3 +144,25 @@ def test_metrics_say_when_clipping_binds(unlabelled, tmp_path, clip_grad):
         assert not any("clipped" in r for r in records) and summary["clipped_steps"] == 0
     else:  # a limit far below the gradient norm binds at every step
         assert [r["clipped"] for r in records] == [1, 1] and summary["clipped_steps"] == 2
+
+
+def test_pred_lr_scale_gives_the_predictor_its_own_rate(unlabelled, tmp_path):
+    torch.set_num_threads(1)
+    encoder, predictor, _ = build_networks(model_config(_options(overrides=TINY)), 0)
+    assert len(optimizer_groups(encoder, predictor, _options())) == 2  # as runs made before
+    groups = optimizer_groups(encoder, predictor, _options(pred_lr_scale=4.0))
+    in_predictor = {id(p) for p in predictor.parameters()}
+    assert [g["lr_scale"] for g in groups] == [1.0, 1.0, 4.0, 4.0]
+    assert [all(id(p) in in_predictor for p in g["params"]) for g in groups] == [0, 0, 1, 1]
+    n_params = sum(p.numel() for g in groups for p in g["params"])
+    assert n_params == sum(
+        p.numel() for m in (encoder, predictor) for p in m.parameters() if p.requires_grad
+    )
+    opts = PretrainOptions(
+        data=str(unlabelled), out=tmp_path / "run", overrides=dict(TINY, **TINY_PREDICTOR),
+        epochs=1, batch_size=4, frames=8, crop_size=32, workers=0, device="cpu",
+        pred_lr_scale=4.0, lr=1e-3, start_lr=1e-3,
+    )  # fmt: skip
+    pretrain(opts)
+    saved = torch.load(tmp_path / "run" / "latest.pt", weights_only=True)["opt"]["param_groups"]
+    assert [g["lr"] for g in saved] == pytest.approx([1e-3, 1e-3, 4e-3, 4e-3])

@@ -298,7 +298,7 @@ def setup(opts: PretrainOptions) -> Pretraining:
     trained = ContextPredictor(encoder, predictor).to(device)
     target.to(device)
     optimizer = torch.optim.AdamW(
-        param_groups([encoder, predictor], opts.weight_decay), betas=(0.9, 0.999), eps=1e-8
+        optimizer_groups(encoder, predictor, opts), betas=(0.9, 0.999), eps=1e-8
     )
     transform = TrainTransform(crop_size=opts.crop_size, scale=opts.crop_scale)
     order = ClipOrder(len(videos), opts.batch_size, opts.seed, ddp.rank, ddp.world_size)
@@ -320,6 +320,17 @@ def setup(opts: PretrainOptions) -> Pretraining:
         model = nn.parallel.DistributedDataParallel(trained, device_ids=ids)
     return Pretraining(opts, ddp, device, dtype, config, encoder, predictor, target, trained,
                        model, optimizer, order, clips, state, folder, lr=opts.start_lr)  # fmt: skip
+
+
+def optimizer_groups(encoder: nn.Module, predictor: nn.Module, opts: PretrainOptions) -> list[dict]:
+    """AdamW's parameter groups: decayed weights and undecayed biases and norms of both
+    networks, the predictor's split off with its own ``lr_scale`` when ``pred_lr_scale`` is not
+    1 (so runs made before the option resume with the two groups they saved)."""
+    if opts.pred_lr_scale == 1.0:
+        return param_groups([encoder, predictor], opts.weight_decay)
+    return param_groups([encoder], opts.weight_decay) + param_groups(
+        [predictor], opts.weight_decay, lr_scale=opts.pred_lr_scale
+    )
 
 
 def learning_rate(opts: PretrainOptions, step: int, steps_per_epoch: int) -> float:

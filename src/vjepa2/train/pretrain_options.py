@@ -85,6 +85,10 @@ class PretrainOptions:
     batch_size: int = option(16, "Clips per process and step.", min=1)
     lr: float = option(5.25e-4, "Peak learning rate (after warmup).", min=0)
     start_lr: float = option(1e-4, "Learning rate at step 0.", min=0)
+    pred_lr_scale: float = option(
+        1.0, "The predictor's learning rate is this many times the encoder's, at every step "
+        "(1: one rate for both, as the original).", min=0, min_open=True,
+    )  # fmt: skip
     final_lr: float | None = option(
         None, "Cosine decay to this rate after warmup; unset: constant --lr.", min=0
     )
