@@ -57,7 +57,13 @@ _FLOAT_RANGES: dict[str, tuple[float, float, bool]] = {
     "attention_probs_dropout_prob": (0.0, 1.0, True),
     "attention_dropout": (0.0, 1.0, True),
 }
-_BOOLS = ("qkv_bias", "pred_zero_init_mask_tokens", "pred_time_positions", "abs_positions")
+_BOOLS = (
+    "qkv_bias",
+    "pred_zero_init_mask_tokens",
+    "pred_time_positions",
+    "abs_positions",
+    "pred_abs_positions",
+)
 _OPTIONAL = ("classifier_num_heads", "classifier_layer_norm_eps")
 # Parameters of one network (encoder or predictor): 10 billion is 40 GB in float32.
 _MAX_PARAMETERS = 10_000_000_000
@@ -104,6 +110,10 @@ class VJEPA2Config:
     # is, not only RoPE's relative positions. Written to config.json only when True; released
     # V-JEPA 2 checkpoints have it False.
     abs_positions: bool = False
+    # Ours, for pretraining experiments: True adds the same fixed sin-cos positions to the
+    # predictor's tokens (context and mask tokens, as V-JEPA 1's predictor had), so a mask token
+    # knows where and when it is; the encoder stays RoPE-only. Written only when True.
+    pred_abs_positions: bool = False
     # Classifier head (present when id2label is set).
     id2label: dict[int, str] | None = None
     classifier_num_heads: int | None = None
@@ -257,7 +267,7 @@ class VJEPA2Config:
             if (f.name.startswith("classifier_") or f.name == "out_layers") and value is None:
                 continue
             if (f.name == "pred_time_positions" and value) or (
-                f.name == "abs_positions" and not value
+                f.name in ("abs_positions", "pred_abs_positions") and not value
             ):
                 continue
             out[f.name] = [list(t) for t in value] if f.name == "classifier_tasks" else value

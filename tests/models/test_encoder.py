@@ -213,6 +213,37 @@ def test_abs_positions_add_the_sincos_table_to_the_patch_embeddings():
         assert torch.equal(masked, off(video, masks=keep))
 
 
+def test_pred_abs_positions_add_each_tokens_row_of_the_sincos_table():
+    """pred_abs_positions=True: the predictor's sorted tokens (context and mask tokens) get the
+    sin-cos row of their own (t, h, w) cell, on grids the config's crop size does not give, and
+    the predictions change with it; the encoder is untouched."""
+    from vjepa2.models.encoder import sincos_positions
+
+    torch.manual_seed(0)
+    off = vjepa2.VJEPA2Model(tiny_config(frames_per_clip=8))
+    on = vjepa2.VJEPA2Model(tiny_config(frames_per_clip=8, pred_abs_positions=True))
+    on.load_state_dict(off.state_dict())
+    grid_hw = (2, 3)
+    cidx = torch.tensor([[0, 4, 7, 11], [1, 2, 3, 5]])  # 4 time steps of 2 x 3 cells
+    tidx = torch.tensor([[19, 12, 23], [6, 22, 17]])
+    ctx = torch.randn(2, 4, 96)
+    x_off, positions, order = off.predictor.tokens(ctx, cidx, tidx, 0, grid_hw)
+    x_on, positions_on, order_on = on.predictor.tokens(ctx, cidx, tidx, 0, grid_hw)
+    assert torch.equal(positions, positions_on) and torch.equal(order, order_on)
+    assert torch.equal(positions, torch.cat([cidx, tidx], 1).sort(1).values)
+    table = sincos_positions((4, *grid_hw), on.config.pred_hidden_size)
+    torch.testing.assert_close(x_on - x_off, table[positions])
+    with torch.no_grad():
+        out_on = on.predictor(ctx, cidx, tidx, grid_hw=grid_hw)
+        out_off = off.predictor(ctx, cidx, tidx, grid_hw=grid_hw)
+    assert out_on.shape == (2, 3, 96) and (out_on - out_off).abs().max() > 1e-3
+    assert "pred_abs_positions" not in tiny_config().to_dict()
+    assert on.config.to_dict()["pred_abs_positions"] is True
+    video = torch.randn(1, 8, 3, 32, 48)
+    with torch.no_grad():
+        assert torch.equal(on.encoder(video), off.encoder(video))
+
+
 def test_abs_positions_is_written_only_when_on(tmp_path):
     assert "abs_positions" not in tiny_config().to_dict()
     config = tiny_config(abs_positions=True)

@@ -94,7 +94,7 @@ def sincos_positions(grid: tuple[int, int, int], dim: int) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=8)
-def _positions_on(
+def positions_on(
     grid: tuple[int, int, int], dim: int, device: torch.device, dtype: torch.dtype
 ) -> torch.Tensor:
     """:func:`sincos_positions` built once per grid, width, device and dtype (read-only)."""
@@ -174,7 +174,7 @@ class VJEPA2Encoder(nn.Module):
             video = video.repeat_interleave(self.config.tubelet_size // t, dim=1)
         x = self.patch_embed(video.to(self.patch_embed.proj.weight.dtype))
         if self.config.abs_positions:
-            x = x + _positions_on(grid, x.size(-1), x.device, x.dtype)
+            x = x + positions_on(grid, x.size(-1), x.device, x.dtype)
         return x, grid
 
     def forward(

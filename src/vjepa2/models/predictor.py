@@ -7,7 +7,13 @@ from torch import nn
 
 from vjepa2.config import VJEPA2Config
 from vjepa2.models.blocks import Block, apply_block
-from vjepa2.models.encoder import IndexList, cat_indices, compute_dtype, gather_tokens
+from vjepa2.models.encoder import (
+    IndexList,
+    cat_indices,
+    compute_dtype,
+    gather_tokens,
+    positions_on,
+)
 from vjepa2.models.rope import RopeTables
 
 
@@ -16,7 +22,8 @@ class VJEPA2Predictor(nn.Module):
 
     Tokens are sorted by position before the blocks and the targets picked out after, as in the
     original; RoPE positions come from the flat token indices on a (T', Hp, Wp) grid (with
-    ``config.pred_time_positions`` False, every token's RoPE time is 0).
+    ``config.pred_time_positions`` False, every token's RoPE time is 0; with
+    ``config.pred_abs_positions``, fixed sin-cos positions are also added to the tokens).
     """
 
     def __init__(self, config: VJEPA2Config) -> None:
@@ -70,6 +77,26 @@ class VJEPA2Predictor(nn.Module):
                 f"context has {context.size(1)} tokens but context_idx has {cidx.size(1)}"
             )
         grid_hw = grid_hw or (self.config.grid_size, self.config.grid_size)
+        x, positions, order = self.tokens(context, cidx, tidx, mask_index, grid_hw)
+        head_dim = self.config.pred_hidden_size // self.config.pred_num_attention_heads
+        rope = RopeTables.build(positions, grid_hw, head_dim, compute_dtype(x))
+        for block in self.predictor_blocks:
+            x = apply_block(block, x, rope, self.gradient_checkpointing)
+        # Un-sort only the target slots (the norm is per token, so it can come after the pick).
+        target_slots = torch.argsort(order, dim=1)[:, cidx.size(1) :]
+        return self.predictor_proj(self.predictor_norm(gather_tokens(x, target_slots)))
+
+    def tokens(
+        self,
+        context: torch.Tensor,
+        cidx: torch.Tensor,
+        tidx: torch.Tensor,
+        mask_index: int,
+        grid_hw: tuple[int, int],
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The blocks' input: embedded context tokens and mask tokens sorted by position
+        ``[B, Nc+Nt, Dp]`` (plus fixed sin-cos positions with ``pred_abs_positions``), their
+        RoPE positions ``[B, Nc+Nt]`` and the sorting ``order`` ``[B, Nc+Nt]``."""
         x = self.predictor_embed(context)
         token = self.mask_tokens[mask_index % len(self.mask_tokens)]
         targets = token.to(x.dtype).expand(x.size(0), tidx.size(1), -1)
@@ -79,10 +106,7 @@ class VJEPA2Predictor(nn.Module):
         positions = torch.gather(torch.cat([cidx, tidx], dim=1), 1, order)
         if not self.config.pred_time_positions:
             positions = positions % (grid_hw[0] * grid_hw[1])
-        head_dim = self.config.pred_hidden_size // self.config.pred_num_attention_heads
-        rope = RopeTables.build(positions, grid_hw, head_dim, compute_dtype(x))
-        for block in self.predictor_blocks:
-            x = apply_block(block, x, rope, self.gradient_checkpointing)
-        # Un-sort only the target slots (the norm is per token, so it can come after the pick).
-        target_slots = torch.argsort(order, dim=1)[:, cidx.size(1) :]
-        return self.predictor_proj(self.predictor_norm(gather_tokens(x, target_slots)))
+        if self.config.pred_abs_positions:
+            steps = int(positions.max()) // (grid_hw[0] * grid_hw[1]) + 1
+            x = x + positions_on((steps, *grid_hw), x.size(-1), x.device, x.dtype)[positions]
+        return x, positions, order
