@@ -14,11 +14,14 @@ from typer.testing import CliRunner
 import vjepa2.train.pretrain as pretrain_module
 from vjepa2.cli import app
 from vjepa2.data.motion import MotionSettings, make_motion_dataset
+from vjepa2.train.masks import MaskConfig
 from vjepa2.train.pretrain import (
+    ContextPredictor,
     PretrainOptions,
     build_networks,
     clip_gradients,
     ema_momentum,
+    last_time_step,
     learning_rate,
     model_config,
     optimizer_groups,
@@ -105,15 +108,25 @@ def test_cli_recipe_options_reach_the_run(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrain_module, "pretrain", fake_run)
     args = ["pretrain", "--data", str(tmp_path), "--out", str(tmp_path / "run")]
     extra = ["--predictor", "tiny", "--ema-schedule", "constant", "--schedule-scale", "1",
-             "--clip-grad", "0"]  # fmt: skip
+             "--clip-grad", "0", "--pred-context", "last", "--pred-lr-scale", "3",
+             "--mask", "1:1:0.5:end"]  # fmt: skip
     result = CliRunner().invoke(app, [*args, *extra])
     assert result.exit_code == 0, result.output
     opts = seen["opts"]
     assert (opts.predictor, opts.ema_schedule, opts.schedule_scale) == ("tiny", "constant", 1.0)
-    assert opts.clip_grad == 0
+    assert (opts.clip_grad, opts.pred_context, opts.pred_lr_scale) == (0, "last", 3.0)
+    assert [m.spec() for m in opts.masks] == ["1:1:0.5:end"]
     result = CliRunner().invoke(app, [*args])
     assert result.exit_code == 0 and seen["opts"].clip_grad is None
-    for bad in (["--predictor", "huge"], ["--ema-schedule", "cosine"], ["--schedule-scale", "0"]):
+    bad_options = (
+        ["--predictor", "huge"],
+        ["--ema-schedule", "cosine"],
+        ["--schedule-scale", "0"],
+        ["--pred-context", "first"],
+        ["--pred-lr-scale", "0"],
+    )
+    bad_options += (["--pred-context", "last"],)  # with the default masks
+    for bad in bad_options:
         assert CliRunner().invoke(app, [*args, *bad]).exit_code == 2, bad
 
 
@@ -161,8 +174,43 @@ def test_pred_lr_scale_gives_the_predictor_its_own_rate(unlabelled, tmp_path):
     opts = PretrainOptions(
         data=str(unlabelled), out=tmp_path / "run", overrides=dict(TINY, **TINY_PREDICTOR),
         epochs=1, batch_size=4, frames=8, crop_size=32, workers=0, device="cpu",
-        pred_lr_scale=4.0, lr=1e-3, start_lr=1e-3,
+        pred_lr_scale=4.0, lr=1e-3, start_lr=1e-3, pred_context="last",
+        masks=(MaskConfig.parse("1:1:0.5:end"),),
     )  # fmt: skip
-    pretrain(opts)
+    summary = pretrain(opts)
+    assert summary["steps"] == 2 and math.isfinite(summary["loss"])
     saved = torch.load(tmp_path / "run" / "latest.pt", weights_only=True)["opt"]["param_groups"]
     assert [g["lr"] for g in saved] == pytest.approx([1e-3, 1e-3, 4e-3, 4e-3])
+
+
+def test_last_time_step_keeps_each_clips_last_context_step_in_order():
+    cells = 4  # 2 x 2 cells per time step
+    context_idx = torch.tensor([[0, 1, 2, 3, 4, 5, 10, 11], [1, 2, 5, 6, 9, 10, 13, 14]])
+    context = context_idx[..., None].float().expand(-1, -1, 3) * 10
+    tokens, kept = last_time_step(context, context_idx, cells)
+    assert kept.tolist() == [[10, 11], [13, 14]]  # clip 0 ends at step 2, clip 1 at step 3
+    assert torch.equal(tokens, kept[..., None].float().expand(-1, -1, 3) * 10)
+    unequal = torch.tensor([[0, 1, 2, 3, 4, 5, 10, 11], [1, 2, 5, 6, 9, 12, 13, 14]])
+    with pytest.raises(ValueError, match=r"1:1:0\.5:end"):  # 2 tokens at the end of 0, 3 of 1
+        last_time_step(context, unequal, cells)
+
+
+def test_pred_context_last_feeds_the_predictor_the_last_step_only():
+    torch.manual_seed(0)
+    encoder, predictor, _ = build_networks(
+        model_config(_options(overrides=dict(TINY, **TINY_PREDICTOR))), 0
+    )
+    clips = torch.randn(2, 8, 3, 32, 32)  # 4 time steps of 2 x 2 cells
+    context_idx = torch.arange(8).expand(2, -1)  # time steps 0 and 1
+    target_idx = torch.arange(8, 16).expand(2, -1)
+    targets = torch.randn(2, 16, 48)
+    with torch.no_grad():
+        loss = ContextPredictor(encoder, predictor, "last")(clips, [(context_idx, target_idx)],
+                                                           targets)  # fmt: skip
+        full = ContextPredictor(encoder, predictor)(clips, [(context_idx, target_idx)], targets)
+        context = encoder(clips, masks=context_idx)[:, 4:]  # the encoder saw both steps
+        predicted = predictor(context, context_idx[:, 4:], target_idx, mask_index=0,
+                              grid_hw=(2, 2))  # fmt: skip
+    expected = (predicted - targets[:, 8:]).abs().mean()
+    torch.testing.assert_close(loss, expected[None])
+    assert (loss - full).abs().item() > 1e-4

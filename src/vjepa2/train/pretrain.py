@@ -69,12 +69,16 @@ RUN_MARKERS = ("run.json", "latest.pt", "metrics.jsonl", "options.json")
 
 class ContextPredictor(nn.Module):
     """The trained networks (context encoder + predictor) and the loss, in one module so one
-    DistributedDataParallel wrapper covers a whole step."""
+    DistributedDataParallel wrapper covers a whole step. ``pred_context`` "last" gives the
+    predictor only the context tokens of the last context time step."""
 
-    def __init__(self, encoder: VJEPA2Encoder, predictor: VJEPA2Predictor) -> None:
+    def __init__(
+        self, encoder: VJEPA2Encoder, predictor: VJEPA2Predictor, pred_context: str = "all"
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.predictor = predictor
+        self.pred_context = pred_context
 
     def forward(
         self,
@@ -93,12 +97,32 @@ class ContextPredictor(nn.Module):
         losses = []
         for context_idx, target_idx in masks:
             context = self.encoder(clips, masks=context_idx)
-            predicted = self.predictor(
-                context, context_idx, target_idx, mask_index=0, grid_hw=(hp, wp)
-            )
+            seen = context_idx
+            if self.pred_context == "last":
+                context, seen = last_time_step(context, context_idx, hp * wp)
+            predicted = self.predictor(context, seen, target_idx, mask_index=0, grid_hw=(hp, wp))
             wanted = gather_tokens(targets, target_idx)
             losses.append((predicted.float() - wanted.float()).abs().mean())
         return torch.stack(losses)
+
+
+def last_time_step(
+    context: torch.Tensor, context_idx: torch.Tensor, cells: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The context tokens ``[B, K, D]`` and their indices ``[B, K]`` at each clip's last
+    context time step (flat index // ``cells``); raises when clips keep different counts there."""
+    steps = torch.div(context_idx, cells, rounding_mode="floor")
+    last = steps == steps.max(dim=1, keepdim=True).values
+    counts = last.sum(dim=1)
+    if bool((counts != counts[0]).any()):
+        raise ValueError(
+            "--pred-context last needs the same number of context tokens at every clip's last "
+            f"context time step (got {sorted(set(counts.tolist()))}); use masks such as "
+            "1:1:0.5:end"
+        )
+    # Stable sort puts each clip's last-step tokens at the end, in their original order.
+    picked = torch.sort(last.to(torch.int8), dim=1, stable=True).indices[:, -int(counts[0]) :]
+    return gather_tokens(context, picked), torch.gather(context_idx, 1, picked)
 
 
 @torch.no_grad()
@@ -295,7 +319,7 @@ def setup(opts: PretrainOptions) -> Pretraining:
     else:
         config = model_config(opts, init.config if init is not None else None)
     encoder, predictor, target = build_networks(config, opts.seed, init, init_target)
-    trained = ContextPredictor(encoder, predictor).to(device)
+    trained = ContextPredictor(encoder, predictor, opts.pred_context).to(device)
     target.to(device)
     optimizer = torch.optim.AdamW(
         optimizer_groups(encoder, predictor, opts), betas=(0.9, 0.999), eps=1e-8
