@@ -21,6 +21,7 @@ import torch
 
 from vjepa2.models.encoder import gather_tokens, target_features
 from vjepa2.train.frozen_fits import read_eval_clip
+from vjepa2.train.pretrain import last_time_step
 from vjepa2.weights import load
 
 
@@ -48,9 +49,14 @@ def losses(checkpoint: str, clips: torch.Tensor) -> dict[str, torch.Tensor]:
     context_idx, target_idx = future_masks(clips.size(0), grid)
     wanted = gather_tokens(target_features(target.encoder, clips), target_idx)
 
+    options = torch.load(checkpoint, map_location="cpu", weights_only=True).get("options", {})
+    last_only = options.get("pred_context") == "last"  # the predictor saw the last step only
+
     def predict(frames: torch.Tensor) -> torch.Tensor:
-        context = online.encoder(frames, masks=context_idx)
-        return online.predictor(context, context_idx, target_idx, mask_index=0, grid_hw=grid[1:])
+        context, seen = online.encoder(frames, masks=context_idx), context_idx
+        if last_only:
+            context, seen = last_time_step(context, context_idx, grid[1] * grid[2])
+        return online.predictor(context, seen, target_idx, mask_index=0, grid_hw=grid[1:])
 
     out = {"as trained": predict(clips)}
     online.predictor.config = online.predictor.config.replace(pred_time_positions=False)
