@@ -3,6 +3,7 @@ where this process sits in a ``torchrun`` job, and ``torch.compile`` on demand."
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import sys
@@ -117,7 +118,16 @@ def init_distributed(device_name: str) -> tuple[Distributed, torch.device]:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        atexit.register(_leave_group)
     return info, device
+
+
+def _leave_group() -> None:
+    """Destroy the process group while the interpreter is still whole: left to the interpreter's
+    teardown, gloo's worker threads can abort the process (SIGABRT, "terminate called without an
+    active exception") after the run has finished and saved everything."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 COMPILE_HELP = (
