@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -57,10 +58,13 @@ def _numbers(report: dict):
                 yield from score["values"]
 
 
-def test_controls_in_one_call_with_within_pair_accuracy(paired):
+def test_controls_in_one_call_with_within_pair_accuracy(paired, capsys):
     model = random_encoder(CONFIG, 7)
     report = frozen_eval(model, paired / "train.csv", paired / "test.csv",
                          FrozenEvalSettings(**SETTINGS))  # fmt: skip
+    bars = capsys.readouterr().err
+    assert re.search(r"encoding: 100%\|\S+\| 12/12 ", bars)  # each split's 12 clips
+    assert re.search(r"probe fits: 100%\|\S+\| 12/12 ", bars)  # 3 encoders, 2 probes, 2 seeds
     assert list(report["encoders"]) == ["encoder", "random-0", "random-1"]
     assert report["paired"] and report["classes"] == sorted(PAIRED_CLASSES[1])
     assert report["chance"] == {"top1": pytest.approx(1 / 6), "within_pair": 0.5}

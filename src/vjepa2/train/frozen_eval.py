@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 from vjepa2.config import VJEPA2Config
 from vjepa2.data import read_labelled
@@ -122,17 +123,21 @@ def encode_all(
     crop_size: int,
     device: torch.device,
     batch_size: int = 16,
+    progress: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Every encoder's float32 tokens of every video, each clip decoded once:
-    ``{name: [N, K, D]}`` on ``device``."""
+    ``{name: [N, K, D]}`` on ``device``; a progress bar over the clips when ``progress``."""
     out: dict[str, list[torch.Tensor]] = {name: [] for name in encoders}
     for encoder in encoders.values():
         encoder.eval().to(device)
-    for start in range(0, len(paths), batch_size):
-        clips = [read_eval_clip(p, frames, fps, crop_size) for p in paths[start:][:batch_size]]
-        batch = torch.stack(clips).to(device)
-        for name, encoder in encoders.items():
-            out[name].append(encoder(batch).float())
+    with tqdm(total=len(paths), desc="encoding", unit="clip", disable=not progress,
+              dynamic_ncols=True) as bar:  # fmt: skip
+        for start in range(0, len(paths), batch_size):
+            chunk = paths[start:][:batch_size]
+            batch = torch.stack([read_eval_clip(p, frames, fps, crop_size) for p in chunk])
+            for name, encoder in encoders.items():
+                out[name].append(encoder(batch.to(device)).float())
+            bar.update(len(chunk))
     return {name: torch.cat(tokens) for name, tokens in out.items()}
 
 
@@ -167,10 +172,11 @@ def probe_tokens(
     grid: tuple[int, int, int],
     pairs: Sequence[str] | None,
     settings: FrozenEvalSettings,
+    bar: tqdm | None = None,
 ) -> dict[str, Any]:
     """Fit the probes on ``train`` tokens ``[N, K, D]`` and labels ``[N]``; score them on
     ``test`` (see the module docstring). ``pairs``: the class names when they come in
-    time-reversal pairs, else None."""
+    time-reversal pairs, else None. ``bar`` (if given) advances by one per attentive fit."""
     (x_train, y_train), (x_test, y_test) = train, test
     num_classes = int(max(y_train.max(), y_test.max())) + 1
     pooled_train, pooled_test = x_train.mean(1).cpu(), x_test.mean(1).cpu()
@@ -196,6 +202,8 @@ def probe_tokens(
                                   lr=settings.probe_lr, num_self_blocks=settings.probe_blocks,
                                   seed=seed)  # fmt: skip
             logits.append(logits_of(probe, score_on))
+            if bar is not None:
+                bar.update()
         result[name] = scores(logits, y_test, pairs)
     return result
 
@@ -205,6 +213,7 @@ def frozen_eval(
     train: str | os.PathLike,
     test: str | os.PathLike,
     settings: FrozenEvalSettings,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Score ``model``'s encoder and the random-init controls with the probes fitted on
     ``train`` and scored on ``test``. Returns the report (JSON values): ``encoders``
@@ -226,14 +235,19 @@ def frozen_eval(
     features = {}
     for split, labelled in (("train", train_set), ("test", test_set)):
         paths = [e.path for e in labelled.examples]
-        tokens = encode_all(encoders, paths, settings.frames, settings.fps, crop, device)
+        tokens = encode_all(encoders, paths, settings.frames, settings.fps, crop, device,
+                            progress=progress)  # fmt: skip
         labels = torch.tensor([e.label for e in labelled.examples])
         features[split] = {name: (x, labels) for name, x in tokens.items()}
     grid = model.encoder.token_grid((1, settings.frames, model.config.in_chans, crop, crop))
-    results = {
-        name: probe_tokens(features["train"][name], features["test"][name], grid, pairs, settings)
-        for name in encoders
-    }  # fmt: skip
+    fits = len(encoders) * (1 + settings.positions) * len(settings.probe_seeds)
+    with tqdm(total=fits if settings.attentive_epochs else 0, desc="probe fits", unit="fit",
+              disable=not progress, dynamic_ncols=True) as bar:  # fmt: skip
+        results = {
+            name: probe_tokens(features["train"][name], features["test"][name], grid, pairs,
+                               settings, bar)
+            for name in encoders
+        }  # fmt: skip
     report: dict[str, Any] = {
         "classes": classes,
         "paired": pairs is not None,
