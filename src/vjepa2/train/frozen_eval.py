@@ -134,9 +134,10 @@ def encode_all(
               dynamic_ncols=True) as bar:  # fmt: skip
         for start in range(0, len(paths), batch_size):
             chunk = paths[start:][:batch_size]
-            batch = torch.stack([read_eval_clip(p, frames, fps, crop_size) for p in chunk])
+            clips = [read_eval_clip(p, frames, fps, crop_size) for p in chunk]
+            batch = torch.stack(clips).to(device)
             for name, encoder in encoders.items():
-                out[name].append(encoder(batch.to(device)).float())
+                out[name].append(encoder(batch).float())
             bar.update(len(chunk))
     return {name: torch.cat(tokens) for name, tokens in out.items()}
 
