@@ -207,3 +207,21 @@ def test_cli_paired_variants(tmp_path):
         result = runner.invoke(app, [*args, "--variant", "paired1", *bad])
         assert result.exit_code == 2, result.output
     assert runner.invoke(app, [*args, "--variant", "paired"]).exit_code == 2
+
+
+def test_cli_hold_1_draws_smooth_paired_clips(tmp_path):
+    runner = CliRunner()
+    args = ["make-motion-data", str(tmp_path), "--variant", "paired1", "--unlabelled", "2",
+            "--train-per-class", "0", "--val-per-class", "0", "--test-per-class", "0",
+            "--frames", "6", "--size", "32"]  # fmt: skip
+    result = runner.invoke(app, [*args, "--hold", "1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "motion.json").read_text())["settings"]["tubelet"] == 1
+    frames, _ = read_video(tmp_path / "unlabelled" / "000000.mp4")
+    frames = np.asarray(frames).astype(int)
+    assert frames.shape == (6, 32, 32, 3)
+    assert all(np.abs(frames[i + 1] - frames[i]).sum() > 0 for i in range(5))  # every frame moves
+    for bad in (["--hold", "4"], ["--hold", "0"]):  # 6 frames are not 2+ points of 4; hold >= 1
+        assert runner.invoke(app, [*args, *bad]).exit_code == 2
+    demo = ["make-motion-data", str(tmp_path / "d"), "--variant", "demo", "--hold", "1"]
+    assert runner.invoke(app, demo).exit_code == 2

@@ -57,6 +57,15 @@ def make_motion_data(
         float, typer.Option(help="Frame rate written into the files (4: --fps 4 reads all).")
     ] = 4.0,
     workers: Annotated[int, typer.Option(help="Processes drawing and encoding clips.")] = 1,
+    hold: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Paired variants: frames each time point is shown for. 2 (one tubelet, the "
+            "benchmark) leaves no motion inside a tubelet; 1 draws the same kind of clip with "
+            "smooth motion (e.g. extra unlabelled footage).",
+        ),
+    ] = 2,
 ) -> None:
     """Generate the synthetic motion benchmark: textured shapes that translate (4 directions),
     rotate (clockwise / anticlockwise), grow or shrink, among distractor shapes that stay put or
@@ -69,6 +78,8 @@ def make_motion_data(
     vjepa2 make-motion-data demo6/ --variant demo --unlabelled 3000 --train-per-class 150
     vjepa2 make-motion-data toy/ --classes translate --unlabelled 0 --train-per-class 20
     vjepa2 make-motion-data paired1/ --variant paired1 --train-per-class 200 --workers 2
+    vjepa2 make-motion-data smooth1/ --variant paired1 --hold 1 --seed 1 --unlabelled 3000 \\
+        --train-per-class 0 --val-per-class 0 --test-per-class 0
     ```
 
     Writes OUT/{unlabelled,train,val,test}/NNNNNN.mp4 (H.264), unlabelled.txt (for
@@ -77,9 +88,12 @@ def make_motion_data(
     if variant not in VARIANTS:
         raise typer.BadParameter(f"choose one of {', '.join(VARIANTS)}", param_hint="--variant")
     paired = variant.startswith("paired")
-    if paired and frames % 2:
-        raise typer.BadParameter("the paired variants hold each time point for 2 frames: "
-                                 "give an even number", param_hint="--frames")  # fmt: skip
+    if paired and (frames % hold or frames // hold < 2):
+        raise typer.BadParameter(f"the paired variants hold each time point for {hold} frames "
+                                 "(--hold): give twice that or more, a multiple of it",
+                                 param_hint="--frames")  # fmt: skip
+    if not paired and hold != 2:
+        raise typer.BadParameter("only the paired variants hold time points", param_hint="--hold")
     defaults = {"demo": DEMO_CLASSES, "paired1": PAIRED_CLASSES[1], "paired2": PAIRED_CLASSES[2]}
     names = _class_names(classes) if classes else defaults.get(variant, MOTION_CLASSES)
     if paired:
@@ -87,7 +101,7 @@ def make_motion_data(
             reversal_partners(names)
         except ValueError as error:
             raise typer.BadParameter(str(error), param_hint="--classes") from None
-        settings = PairedSettings(level=int(variant[-1]))
+        settings = PairedSettings(level=int(variant[-1]), tubelet=hold)
     else:
         settings = DEMO_SETTINGS if variant == "demo" else MotionSettings()
     settings = dataclasses.replace(settings, frames=frames, size=size)
