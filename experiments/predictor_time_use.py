@@ -5,8 +5,12 @@
 Takes the run's context encoder, predictor and EMA target encoder, hides the second half of each
 clip (``1:1:0.5:end``: the predictor extrapolates the future) and prints the L1 loss of the
 predictor as trained, with its RoPE time axis switched off (every token at time 0), and with the
-context time steps played backwards (which reverses every motion). A predictor that extrapolates
-motion loses much when time is taken away or reversed; one that ignores time loses nothing. The
+context time steps played backwards (which reverses every motion), and with the context frozen at
+its last visible time step (every visible frame replaced by the last one: the pixels then say
+nothing about where things are going, while what the predictor sees last is unchanged, so this
+condition also tests runs trained with ``--pred-context last``). A predictor that extrapolates
+motion loses much when time is taken away, reversed or frozen; one that ignores time loses
+nothing. The
 split into actor and background tokens uses the target tokens that change most between the
 first and last visible time step.
 """
@@ -31,6 +35,14 @@ def future_masks(batch: int, grid: tuple[int, int, int]) -> tuple[torch.Tensor, 
     tokens = torch.arange(t * h * w)
     half = (t // 2) * h * w
     return tokens[:half].expand(batch, -1), tokens[half:].expand(batch, -1)
+
+
+def freeze_time(clips: torch.Tensor, visible: int) -> torch.Tensor:
+    """Every one of the first ``visible`` frames replaced by the last of them (no motion left in
+    the visible part), the rest unchanged."""
+    out = clips.clone()
+    out[:, :visible] = clips[:, visible - 1 : visible]
+    return out
 
 
 def reverse_time(clips: torch.Tensor, visible: int) -> torch.Tensor:
@@ -63,6 +75,7 @@ def losses(checkpoint: str, clips: torch.Tensor) -> dict[str, torch.Tensor]:
     out["no time in the predictor"] = predict(clips)
     online.predictor.config = online.predictor.config.replace(pred_time_positions=True)
     out["visible half played backwards"] = predict(reverse_time(clips, clips.size(1) // 2))
+    out["visible half frozen at its last"] = predict(freeze_time(clips, clips.size(1) // 2))
     return {name: (pred - wanted).abs().mean(-1) for name, pred in out.items()}
 
 

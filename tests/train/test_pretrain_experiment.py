@@ -94,6 +94,7 @@ def test_gpu_learning_runs_share_one_dataset_and_take_their_own_options(tmp_path
         assert list(final["encoders"]) == ["encoder"] and final["test_clips"] == 12
         time_use = (out / name / "predictor_time_use.txt").read_text()
         assert "visible half played backwards" in time_use
+        assert "visible half frozen at its last" in time_use
         assert (out / name / "metrics.jsonl").stat().st_size > 0
     assert "== b:" in result.stdout
     bad = subprocess.run(["bash", str(RUNS), str(out), "5", "no-equals-sign"], env=env,
