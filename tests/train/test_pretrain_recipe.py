@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 import vjepa2.train.pretrain as pretrain_module
 from vjepa2.cli import app
 from vjepa2.data.motion import MotionSettings, make_motion_dataset
+from vjepa2.errors import UsageError
 from vjepa2.train.masks import MaskConfig
 from vjepa2.train.pretrain import (
     ContextPredictor,
@@ -27,6 +28,7 @@ from vjepa2.train.pretrain import (
     optimizer_groups,
     pretrain,
 )
+from vjepa2.weights.keymaps import strip_wrappers
 
 TINY = dict(hidden_size=48, num_attention_heads=3, num_hidden_layers=2)
 TINY_PREDICTOR = dict(pred_hidden_size=24, pred_num_attention_heads=2, pred_num_hidden_layers=1)
@@ -109,13 +111,13 @@ def test_cli_recipe_options_reach_the_run(tmp_path, monkeypatch):
     args = ["pretrain", "--data", str(tmp_path), "--out", str(tmp_path / "run")]
     extra = ["--predictor", "tiny", "--ema-schedule", "constant", "--schedule-scale", "1",
              "--clip-grad", "0", "--pred-context", "last", "--pred-lr-scale", "3",
-             "--mask", "1:1:0.5:end"]  # fmt: skip
+             "--mask", "1:1:0.5:end", "--pred-first", "7"]  # fmt: skip
     result = CliRunner().invoke(app, [*args, *extra])
     assert result.exit_code == 0, result.output
     opts = seen["opts"]
     assert (opts.predictor, opts.ema_schedule, opts.schedule_scale) == ("tiny", "constant", 1.0)
     assert (opts.clip_grad, opts.pred_context, opts.pred_lr_scale) == (0, "last", 3.0)
-    assert [m.spec() for m in opts.masks] == ["1:1:0.5:end"]
+    assert [m.spec() for m in opts.masks] == ["1:1:0.5:end"] and opts.pred_first == 7
     result = CliRunner().invoke(app, [*args])
     assert result.exit_code == 0 and seen["opts"].clip_grad is None
     bad_options = (
@@ -124,6 +126,7 @@ def test_cli_recipe_options_reach_the_run(tmp_path, monkeypatch):
         ["--schedule-scale", "0"],
         ["--pred-context", "first"],
         ["--pred-lr-scale", "0"],
+        ["--pred-first", "-1"],
     )
     bad_options += (["--pred-context", "last"],)  # with the default masks
     for bad in bad_options:
@@ -214,3 +217,64 @@ def test_pred_context_last_feeds_the_predictor_the_last_step_only():
     expected = (predicted - targets[:, 8:]).abs().mean()
     torch.testing.assert_close(loss, expected[None])
     assert (loss - full).abs().item() > 1e-4
+
+
+def test_pred_first_schedules_start_after_the_predictor_alone():
+    # 4 epochs of 10 steps, 10 of them the predictor's alone: the warmup (10 steps) starts at
+    # step 10 and the cosine and EMA ramp span the 1.25 x 40 - 10 = 40 steps after it.
+    opts = _options(epochs=4, lr=1.0, start_lr=0.2, final_lr=0.0, warmup=1.0, pred_first=10,
+                    ema=(0.99, 1.0))  # fmt: skip
+    lr = [learning_rate(opts, step, 10) for step in (0, 9, 10, 15, 20, 35, 50, 60)]
+    assert lr == pytest.approx([1.0, 1.0, 0.2, 0.6, 1.0, 0.5, 0.0, 0.0])
+    momenta = [ema_momentum(opts, step, 10) for step in (0, 10, 30, 50, 60)]
+    assert momenta == pytest.approx([0.99, 0.99, 0.995, 1.0, 1.0])
+    encoder, predictor, _ = build_networks(model_config(_options(overrides=TINY)), 0)
+    groups = optimizer_groups(encoder, predictor, _options(pred_first=3))  # split at scale 1
+    assert [g["lr_scale"] for g in groups] == [1.0, 1.0, 1.0, 1.0]
+
+
+def test_pred_first_holds_encoder_and_target_still_then_trains_both(unlabelled, tmp_path):
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    options = dict(
+        data=str(unlabelled), out=run, overrides=dict(TINY, **TINY_PREDICTOR), epochs=2,
+        batch_size=4, frames=8, crop_size=32, workers=0, device="cpu", lr=1e-3, start_lr=1e-4,
+        pred_first=2, pred_lr_scale=2.0,
+    )  # fmt: skip
+    pretrain(PretrainOptions(**options, max_steps=2))  # the 2 predictor-alone steps of 4
+    first = _networks(run / "latest.pt")
+    config = model_config(PretrainOptions(**options))
+    encoder, predictor, _ = build_networks(config, 0)  # the run's init (seed 0)
+    for key, value in encoder.state_dict().items():
+        assert torch.equal(first["encoder"][key], value), key
+        assert torch.equal(first["target_encoder"][key], value), key
+    changed = [
+        k for k, v in predictor.state_dict().items() if not torch.equal(first["predictor"][k], v)
+    ]
+    assert changed  # the predictor learned
+    opt = torch.load(run / "latest.pt", weights_only=True)["opt"]
+    encoder_ids = opt["param_groups"][0]["params"] + opt["param_groups"][1]["params"]
+    assert not any(i in opt["state"] for i in encoder_ids)  # no AdamW moments for the encoder
+    assert [g["lr"] for g in opt["param_groups"]] == pytest.approx([1e-3, 1e-3, 2e-3, 2e-3])
+    records = [r for r in _metrics(run) if "loss" in r]
+    assert [r["lr"] for r in records] == pytest.approx([1e-3, 1e-3])
+
+    resumed = PretrainOptions(**options, resume=True, allow_change=("max_steps",))
+    pretrain(resumed)  # the 2 joint steps: warmup from start_lr
+    last = _networks(run / "latest.pt")
+    assert torch.load(run / "latest.pt", weights_only=True)["step"] == 4
+    assert not torch.equal(last["encoder"]["patch_embed.proj.weight"],
+                           first["encoder"]["patch_embed.proj.weight"])  # fmt: skip
+    assert any(not torch.equal(last["target_encoder"][k], v)
+               for k, v in first["target_encoder"].items())  # fmt: skip
+    assert [r["lr"] for r in _metrics(run) if "loss" in r][2] == pytest.approx(1e-4)
+
+    with pytest.raises(UsageError, match="--pred-first 4: the run has only 4 steps"):
+        pretrain(PretrainOptions(**{**options, "pred_first": 4, "out": tmp_path / "other"}))
+
+
+def _networks(path: Path) -> dict[str, dict[str, torch.Tensor]]:
+    """A checkpoint's three networks, their keys as our modules name them."""
+    checkpoint = torch.load(path, weights_only=True)
+    return {name: strip_wrappers(checkpoint[name])
+            for name in ("encoder", "target_encoder", "predictor")}  # fmt: skip

@@ -13,6 +13,9 @@ One step, as in the original recipe:
    the target encoder moves towards the context encoder: θ_t ← m·θ_t + (1 − m)·θ_c, with m
    linear from ``ema[0]`` to ``ema[1]`` (or constant).
 
+With ``pred_first`` N > 0 (ours), steps 0..N−1 update the predictor alone (the encoder's
+gradients dropped, the target not moved) and the schedules above start at step N.
+
 The cosine and the EMA ramp span ``schedule_scale`` (1.25) times the run's steps, as the original
 does, so a run ends with the learning rate above ``final_lr`` and the momentum below ``ema[1]``.
 
@@ -326,6 +329,10 @@ def setup(opts: PretrainOptions) -> Pretraining:
     )
     transform = TrainTransform(crop_size=opts.crop_size, scale=opts.crop_scale)
     order = ClipOrder(len(videos), opts.batch_size, opts.seed, ddp.rank, ddp.world_size)
+    if opts.pred_first >= opts.epochs * order.steps_per_epoch:
+        total = opts.epochs * order.steps_per_epoch
+        raise UsageError(f"--pred-first {opts.pred_first}: the run has only {total} steps; "
+                         "leave some for the encoder")  # fmt: skip
     clips = TrainingClips(videos, transform, opts.frames, opts.fps, opts.seed,
                           cache=opts.cache_frames, cache_workers=opts.workers)  # fmt: skip
     state = RunState()
@@ -349,8 +356,9 @@ def setup(opts: PretrainOptions) -> Pretraining:
 def optimizer_groups(encoder: nn.Module, predictor: nn.Module, opts: PretrainOptions) -> list[dict]:
     """AdamW's parameter groups: decayed weights and undecayed biases and norms of both
     networks, the predictor's split off with its own ``lr_scale`` when ``pred_lr_scale`` is not
-    1 (so runs made before the option resume with the two groups they saved)."""
-    if opts.pred_lr_scale == 1.0:
+    1 or ``pred_first`` is set (so runs made before the options resume with the two groups they
+    saved)."""
+    if opts.pred_lr_scale == 1.0 and not opts.pred_first:
         return param_groups([encoder, predictor], opts.weight_decay)
     return param_groups([encoder], opts.weight_decay) + param_groups(
         [predictor], opts.weight_decay, lr_scale=opts.pred_lr_scale
@@ -360,19 +368,29 @@ def optimizer_groups(encoder: nn.Module, predictor: nn.Module, opts: PretrainOpt
 def learning_rate(opts: PretrainOptions, step: int, steps_per_epoch: int) -> float:
     """The learning rate of ``step``: linear warmup from ``start_lr`` to ``lr`` over ``warmup``
     epochs, then constant, or a cosine to ``final_lr`` reached at ``schedule_scale`` × the run's
-    steps (held there after)."""
+    steps (held there after); with ``pred_first``, ``lr`` before it and the schedule after it."""
+    if step < opts.pred_first:  # the predictor alone, at the peak rate
+        return opts.lr
     warmup_steps = round(opts.warmup * steps_per_epoch)
-    horizon = round(opts.schedule_scale * opts.epochs * steps_per_epoch)
+    horizon = _horizon(opts, steps_per_epoch)
     final_lr = opts.lr if opts.final_lr is None else opts.final_lr
-    return warmup_cosine(step, warmup_steps, horizon, opts.lr, opts.start_lr, final_lr)
+    return warmup_cosine(step - opts.pred_first, warmup_steps, horizon, opts.lr, opts.start_lr,
+                         final_lr)  # fmt: skip
 
 
 def ema_momentum(opts: PretrainOptions, step: int, steps_per_epoch: int) -> float:
     """The EMA momentum of ``step``: ``ema[0]`` throughout (``ema_schedule`` constant), or linear
-    from ``ema[0]`` at step 0 to ``ema[1]`` at ``schedule_scale`` × the run's steps (ramp)."""
+    from ``ema[0]`` at step 0 (``pred_first``) to ``ema[1]`` at ``schedule_scale`` × the run's
+    steps (ramp)."""
     if opts.ema_schedule == "constant":
         return opts.ema[0]
-    return linear(step, round(opts.schedule_scale * opts.epochs * steps_per_epoch), *opts.ema)
+    return linear(max(0, step - opts.pred_first), _horizon(opts, steps_per_epoch), *opts.ema)
+
+
+def _horizon(opts: PretrainOptions, steps_per_epoch: int) -> int:
+    """Steps the cosine and the EMA ramp span: ``schedule_scale`` × the run's steps, less the
+    predictor-alone steps that come before them."""
+    return round(opts.schedule_scale * opts.epochs * steps_per_epoch) - opts.pred_first
 
 
 def clip_gradients(parameters: list[nn.Parameter], max_norm: float | None) -> tuple[float, bool]:
@@ -391,6 +409,7 @@ def train_step(run: Pretraining, clips: torch.Tensor, weight: float) -> tuple[An
     per mask, AdamW, EMA. Returns (losses averaged over processes ``[M]``, momentum, grad norm
     before clipping, whether clipping bound (None when off), targets ``[B, N, D]``)."""
     opts, step = run.opts, run.state.step
+    alone = step < opts.pred_first  # the predictor alone: encoder and target held still
     run.lr = learning_rate(opts, step, run.order.steps_per_epoch)
     set_lr(run.optimizer, run.lr)
     momentum = ema_momentum(opts, step, run.order.steps_per_epoch)
@@ -406,9 +425,13 @@ def train_step(run: Pretraining, clips: torch.Tensor, weight: float) -> tuple[An
     loss = losses.mean() * weight
     run.optimizer.zero_grad(set_to_none=True)
     loss.backward()
+    if alone:  # AdamW skips parameters without a gradient: no update, no moments
+        for param in run.encoder.parameters():
+            param.grad = None
     grad_norm, bound = clip_gradients(list(run.trained.parameters()), opts.clip_grad)
     run.optimizer.step()
-    ema_update(run.target, run.encoder, momentum)
+    if not alone:
+        ema_update(run.target, run.encoder, momentum)
     run.state.step += 1
     clipped = bound if opts.clip_grad else None
     return run.ddp.mean(losses.detach().float()), momentum, grad_norm, clipped, targets

@@ -90,6 +90,12 @@ class PretrainOptions:
         1.0, "The predictor's learning rate is this many times the encoder's, at every step "
         "(1: one rate for both, as the original).", min=0, min_open=True,
     )  # fmt: skip
+    pred_first: int = option(
+        0, "Train the predictor alone for the first N steps (the encoder and its EMA target held "
+        "still, the predictor at --lr x --pred-lr-scale), then both: the warmup, cosine and EMA "
+        "ramp start at step N and span the steps after it. A predictor that already uses the "
+        "motion asks the encoder for it from the first joint step (docs/pretraining.md).", min=0,
+    )  # fmt: skip
     final_lr: float | None = option(
         None, "Cosine decay to this rate after warmup; unset: constant --lr.", min=0
     )
