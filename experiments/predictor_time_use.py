@@ -10,9 +10,8 @@ its last visible time step (every visible frame replaced by the last one: the pi
 nothing about where things are going, while what the predictor sees last is unchanged, so this
 condition also tests runs trained with ``--pred-context last``). A predictor that extrapolates
 motion loses much when time is taken away, reversed or frozen; one that ignores time loses
-nothing. The
-split into actor and background tokens uses the target tokens that change most between the
-first and last visible time step.
+nothing. The split into actor and background tokens uses the target tokens that change most
+between the first and last visible time step.
 """
 
 from __future__ import annotations

@@ -329,8 +329,8 @@ def setup(opts: PretrainOptions) -> Pretraining:
     )
     transform = TrainTransform(crop_size=opts.crop_size, scale=opts.crop_scale)
     order = ClipOrder(len(videos), opts.batch_size, opts.seed, ddp.rank, ddp.world_size)
-    if opts.pred_first >= opts.epochs * order.steps_per_epoch:
-        total = opts.epochs * order.steps_per_epoch
+    total = opts.epochs * order.steps_per_epoch
+    if opts.pred_first >= total:
         raise UsageError(f"--pred-first {opts.pred_first}: the run has only {total} steps; "
                          "leave some for the encoder")  # fmt: skip
     clips = TrainingClips(videos, transform, opts.frames, opts.fps, opts.seed,
