@@ -1,6 +1,7 @@
 """Does a pretrained predictor use time? Its loss with and without its RoPE time axis.
 
-    python experiments/predictor_time_use.py RUN_DIR/pretrain/latest.pt CLIPS.csv [--clips 256]
+    python experiments/predictor_time_use.py RUN_DIR/pretrain/latest.pt CLIPS.csv [--clips 256] \
+        [--context all|last]
 
 Takes the run's context encoder, predictor and EMA target encoder, hides the second half of each
 clip (``1:1:0.5:end``: the predictor extrapolates the future) and prints the L1 loss of the
@@ -8,10 +9,11 @@ predictor as trained, with its RoPE time axis switched off (every token at time 
 context time steps played backwards (which reverses every motion), and with the context frozen at
 its last visible time step (every visible frame replaced by the last one: the pixels then say
 nothing about where things are going, while what the predictor sees last is unchanged, so this
-condition also tests runs trained with ``--pred-context last``). A predictor that extrapolates
-motion loses much when time is taken away, reversed or frozen; one that ignores time loses
-nothing. The split into actor and background tokens uses the target tokens that change most
-between the first and last visible time step.
+condition also tests runs trained with ``--pred-context last``). The predictor sees the context
+as in training (all of it; the last step's for ``--pred-context last``) unless ``--context``
+says otherwise. A predictor that extrapolates motion loses much when time is taken away,
+reversed or frozen; one that ignores time loses nothing. The split into actor and background
+tokens uses the target tokens that change most between the first and last visible time step.
 """
 
 from __future__ import annotations
@@ -52,16 +54,21 @@ def reverse_time(clips: torch.Tensor, visible: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def losses(checkpoint: str, clips: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per-token L1 ``[B, Nt]`` for each condition."""
+def losses(
+    checkpoint: str, clips: torch.Tensor, context: str | None = None
+) -> dict[str, torch.Tensor]:
+    """Per-token L1 ``[B, Nt]`` for each condition; ``context`` "all" or "last" (None: as the
+    run was trained)."""
     online = load(checkpoint, checkpoint_key="encoder").eval()
     target = load(checkpoint, checkpoint_key="target_encoder").eval()
     grid = online.encoder.token_grid(clips.shape)
     context_idx, target_idx = future_masks(clips.size(0), grid)
     wanted = gather_tokens(target_features(target.encoder, clips), target_idx)
 
-    options = torch.load(checkpoint, map_location="cpu", weights_only=True).get("options", {})
-    last_only = options.get("pred_context") == "last"  # the predictor saw the last step only
+    if context is None:
+        options = torch.load(checkpoint, map_location="cpu", weights_only=True).get("options", {})
+        context = "last" if options.get("pred_context") == "last" else "all"
+    last_only = context == "last"  # the predictor sees the last step only
 
     def predict(frames: torch.Tensor) -> torch.Tensor:
         context, seen = online.encoder(frames, masks=context_idx), context_idx
@@ -83,12 +90,18 @@ def main() -> None:
     parser.add_argument("checkpoint")
     parser.add_argument("clips_csv")
     parser.add_argument("--clips", type=int, default=256)
+    parser.add_argument(
+        "--context",
+        choices=("all", "last"),
+        default=None,
+        help="the context the predictor sees (default: as in training)",
+    )
     args = parser.parse_args()
     root = Path(args.clips_csv).parent
     with open(args.clips_csv) as f:
         paths = [root / row[0] for row in csv.reader(f) if row and row[0] != "path"]
     clips = torch.stack([read_eval_clip(p, 16, 4.0, 64) for p in paths[: args.clips]])
-    per_token = losses(args.checkpoint, clips)
+    per_token = losses(args.checkpoint, clips, args.context)
     base = per_token["as trained"]
     actor = base >= base.quantile(0.9)  # the tokens hardest to predict: mostly the actor's
     print(f"{clips.size(0)} clips, {base.size(1)} target tokens each")

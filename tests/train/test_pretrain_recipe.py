@@ -128,7 +128,7 @@ def test_cli_recipe_options_reach_the_run(tmp_path, monkeypatch):
         ["--pred-lr-scale", "0"],
         ["--pred-first", "-1"],
     )
-    bad_options += (["--pred-context", "last"],)  # with the default masks
+    bad_options += (["--pred-context", "last"], ["--pred-context", "both"])  # default masks
     for bad in bad_options:
         assert CliRunner().invoke(app, [*args, *bad]).exit_code == 2, bad
 
@@ -198,7 +198,7 @@ def test_last_time_step_keeps_each_clips_last_context_step_in_order():
         last_time_step(context, unequal, cells)
 
 
-def test_pred_context_last_feeds_the_predictor_the_last_step_only():
+def test_pred_context_last_feeds_the_predictor_the_last_step_only_and_both_averages():
     torch.manual_seed(0)
     encoder, predictor, _ = build_networks(
         model_config(_options(overrides=dict(TINY, **TINY_PREDICTOR))), 0
@@ -217,6 +217,10 @@ def test_pred_context_last_feeds_the_predictor_the_last_step_only():
     expected = (predicted - targets[:, 8:]).abs().mean()
     torch.testing.assert_close(loss, expected[None])
     assert (loss - full).abs().item() > 1e-4
+    with torch.no_grad():  # both: the predictor on each context, the two losses averaged
+        both = ContextPredictor(encoder, predictor, "both")(clips, [(context_idx, target_idx)],
+                                                           targets)  # fmt: skip
+    torch.testing.assert_close(both, (loss + full) / 2)
 
 
 def test_pred_first_schedules_start_after_the_predictor_alone():

@@ -73,7 +73,8 @@ RUN_MARKERS = ("run.json", "latest.pt", "metrics.jsonl", "options.json")
 class ContextPredictor(nn.Module):
     """The trained networks (context encoder + predictor) and the loss, in one module so one
     DistributedDataParallel wrapper covers a whole step. ``pred_context`` "last" gives the
-    predictor only the context tokens of the last context time step."""
+    predictor only the context tokens of the last context time step; "both" runs the predictor
+    on all of them and on the last step's, and averages the two losses."""
 
     def __init__(
         self, encoder: VJEPA2Encoder, predictor: VJEPA2Predictor, pred_context: str = "all"
@@ -100,12 +101,16 @@ class ContextPredictor(nn.Module):
         losses = []
         for context_idx, target_idx in masks:
             context = self.encoder(clips, masks=context_idx)
-            seen = context_idx
-            if self.pred_context == "last":
-                context, seen = last_time_step(context, context_idx, hp * wp)
-            predicted = self.predictor(context, seen, target_idx, mask_index=0, grid_hw=(hp, wp))
-            wanted = gather_tokens(targets, target_idx)
-            losses.append((predicted.float() - wanted.float()).abs().mean())
+            views = [(context, context_idx)] if self.pred_context != "last" else []
+            if self.pred_context != "all":
+                views.append(last_time_step(context, context_idx, hp * wp))
+            wanted = gather_tokens(targets, target_idx).float()
+            view_losses = [
+                (self.predictor(tokens, seen, target_idx, mask_index=0, grid_hw=(hp, wp)).float()
+                 - wanted).abs().mean()
+                for tokens, seen in views
+            ]  # fmt: skip
+            losses.append(torch.stack(view_losses).mean())
         return torch.stack(losses)
 
 

@@ -49,7 +49,7 @@ PREDICTORS: dict[str, dict[str, Any]] = {
     "tiny": {"pred_num_hidden_layers": 1, "pred_hidden_size": 64, "pred_num_attention_heads": 4},
 }
 EMA_SCHEDULES = ("ramp", "constant")
-PRED_CONTEXTS = ("all", "last")
+PRED_CONTEXTS = ("all", "last", "both")
 
 
 @dataclass
@@ -127,7 +127,8 @@ class PretrainOptions:
         "all", "What of the context the predictor sees: all of the encoder's context tokens, "
         "or those of the last context time step only (last: the encoder has to write how things "
         "move into those tokens; needs masks whose context ends at one time step for every clip "
-        "with the same token count, e.g. 1:1:0.5:end).", choices=PRED_CONTEXTS,
+        "with the same token count, e.g. 1:1:0.5:end), or both (the predictor run on each, the "
+        "two losses averaged).", choices=PRED_CONTEXTS,
     )  # fmt: skip
     masks: tuple[MaskConfig, ...] = option(
         DEFAULT_MASKS,
@@ -194,11 +195,11 @@ class PretrainOptions:
             if value not in choices:
                 raise UsageError(f"--{name} {value!r}: choose {', '.join(choices)}")
         partial = [m.spec() for m in self.masks if m.anchor != "end" or m.spatial_scale[0] < 1]
-        if self.pred_context == "last" and partial:
+        if self.pred_context != "all" and partial:
             raise UsageError(
-                f"--pred-context last: --mask {' '.join(partial)} does not hide the whole frame "
-                "at the clip's end, so clips differ in what their last context step keeps; use "
-                "masks such as 1:1:0.5:end"
+                f"--pred-context {self.pred_context}: --mask {' '.join(partial)} does not hide "
+                "the whole frame at the clip's end, so clips differ in what their last context "
+                "step keeps; use masks such as 1:1:0.5:end"
             )
 
     def to_json(self) -> dict[str, Any]:
