@@ -55,6 +55,8 @@ def test_script_runs_end_to_end_with_controls(tmp_path):
     assert "learning curve" in result.stdout and "random-1" in result.stdout
     assert "within-pair" in result.stdout
 
+    _check_frozen_cost_curves(out, tmp_path)
+
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("eval-*.json")}
     again = _run(out)
     assert again.returncode == 0, again.stderr[-3000:]
@@ -119,3 +121,28 @@ def test_predictor_extrapolation_trains_only_the_predictor(tmp_path):
     assert last["loss"] < first["loss"]  # two AdamW steps at lr 1e-3 lower the held-out loss
     assert all(row["hard"] > row["loss"] for row in curve["curve"])
     assert curve["settings"]["abs_positions"] and "backwards" in last
+
+
+def _check_frozen_cost_curves(out: Path, tmp_path: Path) -> None:
+    """experiments/frozen_cost_curves.py on the run's two epoch checkpoints: one point each,
+    the last equal to predictor_time_use.py's frozen minus as-trained losses."""
+    experiments = SCRIPT.parent
+    png, curves = tmp_path / "frozen.png", tmp_path / "frozen.json"
+    test_csv, run = str(out / "data" / "test.csv"), out / "pretrain"
+    drawn = subprocess.run(
+        [sys.executable, str(experiments / "frozen_cost_curves.py"), str(png), test_csv,
+         f"tiny={run}", "--clips", "4", "--every", "1", "--json", str(curves)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert drawn.returncode == 0, drawn.stderr[-3000:]
+    points = json.loads(curves.read_text())["tiny"]
+    assert [p["step"] for p in points] == [2, 4] and png.stat().st_size > 0
+    table = subprocess.run(
+        [sys.executable, str(experiments / "predictor_time_use.py"),
+         str(run / "epoch-0002.pt"), test_csv, "--clips", "4"],
+        capture_output=True, text=True, timeout=300,
+    ).stdout  # fmt: skip
+    rows = {line[:32].strip(): line[32:].split() for line in table.splitlines()[2:]}
+    trained, frozen = rows["as trained"], rows["visible half frozen at its last"]
+    assert points[-1]["all"] == pytest.approx(float(frozen[0]) - float(trained[0]), abs=2e-4)
+    assert points[-1]["hardest"] == pytest.approx(float(frozen[1]) - float(trained[1]), abs=2e-4)
