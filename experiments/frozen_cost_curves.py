@@ -14,7 +14,6 @@ predictor sees (default: as the run was trained). Needs matplotlib (the ``train`
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from pathlib import Path
 
@@ -23,9 +22,7 @@ import torch
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
-from predictor_time_use import losses
-
-from vjepa2.train.frozen_fits import read_eval_clip
+from predictor_time_use import hardest, losses, read_clips
 
 FROZEN = "visible half frozen at its last"
 
@@ -34,7 +31,7 @@ def frozen_cost(checkpoint: Path, clips: torch.Tensor, context: str | None) -> t
     """(cost on all target tokens, cost on the hardest 10 % of them)."""
     per_token = losses(str(checkpoint), clips, context)
     base, frozen = per_token["as trained"], per_token[FROZEN]
-    actor = base >= base.quantile(0.9)
+    actor = hardest(base)
     return float((frozen - base).mean()), float((frozen[actor] - base[actor]).mean())
 
 
@@ -60,10 +57,7 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    root = Path(args.clips_csv).parent
-    with open(args.clips_csv) as f:
-        paths = [root / row[0] for row in csv.reader(f) if row and row[0] != "path"]
-    clips = torch.stack([read_eval_clip(p, 16, 4.0, 64) for p in paths[: args.clips]])
+    clips = read_clips(args.clips_csv, args.clips)
     curves = {}
     for spec in args.runs:
         name, _, where = spec.partition("=")

@@ -53,6 +53,21 @@ def reverse_time(clips: torch.Tensor, visible: int) -> torch.Tensor:
     return out
 
 
+def read_clips(clips_csv: str, count: int) -> torch.Tensor:
+    """The first ``count`` clips of a ``path,label`` CSV (paths relative to it), as evaluated:
+    ``[B, 16, C, 64, 64]``."""
+    root = Path(clips_csv).parent
+    with open(clips_csv) as f:
+        paths = [root / row[0] for row in csv.reader(f) if row and row[0] != "path"]
+    return torch.stack([read_eval_clip(p, 16, 4.0, 64) for p in paths[:count]])
+
+
+def hardest(per_token: torch.Tensor) -> torch.Tensor:
+    """The tokens hardest to predict (top 10 % of ``per_token`` loss, mostly the actor's):
+    a boolean mask of its shape."""
+    return per_token >= per_token.quantile(0.9)
+
+
 @torch.no_grad()
 def losses(
     checkpoint: str, clips: torch.Tensor, context: str | None = None
@@ -97,13 +112,10 @@ def main() -> None:
         help="the context the predictor sees (default: as in training)",
     )
     args = parser.parse_args()
-    root = Path(args.clips_csv).parent
-    with open(args.clips_csv) as f:
-        paths = [root / row[0] for row in csv.reader(f) if row and row[0] != "path"]
-    clips = torch.stack([read_eval_clip(p, 16, 4.0, 64) for p in paths[: args.clips]])
+    clips = read_clips(args.clips_csv, args.clips)
     per_token = losses(args.checkpoint, clips, args.context)
     base = per_token["as trained"]
-    actor = base >= base.quantile(0.9)  # the tokens hardest to predict: mostly the actor's
+    actor = hardest(base)
     print(f"{clips.size(0)} clips, {base.size(1)} target tokens each")
     print(f"{'condition':32s} {'all tokens':>10s} {'hardest 10%':>12s} {'the rest':>9s}")
     for name, loss in per_token.items():
