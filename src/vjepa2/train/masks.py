@@ -108,6 +108,8 @@ def block_shape(
     t = max(1, int(duration * _uniform(config.temporal_scale, generator)))
     keep = int(height * width * _uniform(config.spatial_scale, generator))
     aspect = _uniform(config.aspect_ratio, generator)
+    if keep >= height * width:  # ours: a box the frame's area is the frame, at any aspect
+        return min(t, duration), height, width
     h = round(math.sqrt(keep * aspect))
     w = round(math.sqrt(keep / aspect))
     return min(t, duration), min(max(h, 1), height), min(max(w, 1), width)
