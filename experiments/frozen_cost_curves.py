@@ -1,14 +1,14 @@
 """Draw how much runs' predictors use the motion they see, over training, into one PNG.
 
-    python experiments/frozen_cost_curves.py OUT.png CLIPS.csv NAME=RUN_DIR[:all|:last] ... \
+    python experiments/frozen_cost_curves.py OUT.png CLIPS.csv NAME=RUN_DIR[:all|:last|:cell] ... \
         [--clips 128] [--every 4] [--json OUT.json]
 
 For each ``epoch-*.pt`` of each run (``--keep-epochs``; every ``--every``-th and the last), the
 frozen-context cost of `predictor_time_use.py`: the loss with the visible half frozen at its last
 time step minus the loss as trained, on all target tokens (left) and on the hardest 10 % (right,
 mostly the actor's), against the run's step. A predictor that extrapolates the motion loses when
-it is frozen; one that copies the last step does not. ``:all`` or ``:last`` picks the context the
-predictor sees (default: as the run was trained). Needs matplotlib (the ``train`` extra).
+it is frozen; one that copies the last step does not. ``:all``, ``:last`` or ``:cell`` picks the
+context the predictor sees (default: as the run was trained). Needs matplotlib (``train`` extra).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out")
     parser.add_argument("clips_csv")
-    parser.add_argument("runs", nargs="+", metavar="NAME=RUN_DIR[:all|:last]")
+    parser.add_argument("runs", nargs="+", metavar="NAME=RUN_DIR[:all|:last|:cell]")
     parser.add_argument("--clips", type=int, default=128)
     parser.add_argument("--every", type=int, default=4)
     parser.add_argument("--json", default=None)

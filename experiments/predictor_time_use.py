@@ -1,7 +1,7 @@
 """Does a pretrained predictor use time? Its loss with and without its RoPE time axis.
 
     python experiments/predictor_time_use.py RUN_DIR/pretrain/latest.pt CLIPS.csv [--clips 256] \
-        [--context all|last]
+        [--context all|last|cell]
 
 Takes the run's context encoder, predictor and EMA target encoder, hides the second half of each
 clip (``1:1:0.5:end``: the predictor extrapolates the future) and prints the L1 loss of the
@@ -9,11 +9,12 @@ predictor as trained, with its RoPE time axis switched off (every token at time 
 context time steps played backwards (which reverses every motion), and with the context frozen at
 its last visible time step (every visible frame replaced by the last one: the pixels then say
 nothing about where things are going, while what the predictor sees last is unchanged, so this
-condition also tests runs trained with ``--pred-context last``). The predictor sees the context
-as in training (all of it; the last step's for ``--pred-context last``) unless ``--context``
-says otherwise. A predictor that extrapolates motion loses much when time is taken away,
-reversed or frozen; one that ignores time loses nothing. The split into actor and background
-tokens uses the target tokens that change most between the first and last visible time step.
+condition also tests runs trained with ``--pred-context last`` or ``cell``). The predictor sees
+the context as in training (all of it; the last step's for ``--pred-context last``; each cell's
+last-step token alone for ``cell``) unless ``--context`` says otherwise. A predictor that
+extrapolates motion loses much when time is taken away, reversed or frozen; one that ignores time
+loses nothing. The split into actor and background tokens: the 10 % of target tokens with the
+highest loss as trained (mostly the actor's), and the rest.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 
 from vjepa2.models.encoder import gather_tokens, target_features
 from vjepa2.train.frozen_fits import read_eval_clip
-from vjepa2.train.pretrain import last_time_step
+from vjepa2.train.pretrain import last_time_step, predict_per_cell
 from vjepa2.weights import load
 
 
@@ -72,8 +73,8 @@ def hardest(per_token: torch.Tensor) -> torch.Tensor:
 def losses(
     checkpoint: str, clips: torch.Tensor, context: str | None = None
 ) -> dict[str, torch.Tensor]:
-    """Per-token L1 ``[B, Nt]`` for each condition; ``context`` "all" or "last" (None: as the
-    run was trained)."""
+    """Per-token L1 ``[B, Nt]`` for each condition; ``context`` "all", "last" or "cell" (None:
+    as the run was trained)."""
     online = load(checkpoint, checkpoint_key="encoder").eval()
     target = load(checkpoint, checkpoint_key="target_encoder").eval()
     grid = online.encoder.token_grid(clips.shape)
@@ -82,14 +83,17 @@ def losses(
 
     if context is None:
         options = torch.load(checkpoint, map_location="cpu", weights_only=True).get("options", {})
-        context = "last" if options.get("pred_context") == "last" else "all"
-    last_only = context == "last"  # the predictor sees the last step only
+        context = options.get("pred_context", "all")
+        context = context if context in ("last", "cell") else "all"
+    view = context  # what the predictor sees
 
     def predict(frames: torch.Tensor) -> torch.Tensor:
-        context, seen = online.encoder(frames, masks=context_idx), context_idx
-        if last_only:
-            context, seen = last_time_step(context, context_idx, grid[1] * grid[2])
-        return online.predictor(context, seen, target_idx, mask_index=0, grid_hw=grid[1:])
+        tokens, seen = online.encoder(frames, masks=context_idx), context_idx
+        if view == "cell":  # each cell's last-step token alone
+            return predict_per_cell(online.predictor, tokens, seen, target_idx, grid[1:])
+        if view == "last":
+            tokens, seen = last_time_step(tokens, seen, grid[1] * grid[2])
+        return online.predictor(tokens, seen, target_idx, mask_index=0, grid_hw=grid[1:])
 
     out = {"as trained": predict(clips)}
     online.predictor.config = online.predictor.config.replace(pred_time_positions=False)
@@ -107,7 +111,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=256)
     parser.add_argument(
         "--context",
-        choices=("all", "last"),
+        choices=("all", "last", "cell"),
         default=None,
         help="the context the predictor sees (default: as in training)",
     )

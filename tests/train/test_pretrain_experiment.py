@@ -146,3 +146,11 @@ def _check_frozen_cost_curves(out: Path, tmp_path: Path) -> None:
     trained, frozen = rows["as trained"], rows["visible half frozen at its last"]
     assert points[-1]["all"] == pytest.approx(float(frozen[0]) - float(trained[0]), abs=2e-4)
     assert points[-1]["hardest"] == pytest.approx(float(frozen[1]) - float(trained[1]), abs=2e-4)
+    per_cell = subprocess.run(
+        [sys.executable, str(experiments / "predictor_time_use.py"),
+         str(run / "epoch-0002.pt"), test_csv, "--clips", "4", "--context", "cell"],
+        capture_output=True, text=True, timeout=300,
+    ).stdout  # fmt: skip
+    cell_rows = {line[:32].strip(): line[32:].split() for line in per_cell.splitlines()[2:]}
+    assert len(cell_rows) == len(rows)  # the same conditions, each cell's last token alone
+    assert cell_rows["as trained"][0] != trained[0]

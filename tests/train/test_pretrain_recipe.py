@@ -15,6 +15,7 @@ import vjepa2.train.pretrain as pretrain_module
 from vjepa2.cli import app
 from vjepa2.data.motion import MotionSettings, make_motion_dataset
 from vjepa2.errors import UsageError
+from vjepa2.models.encoder import gather_tokens
 from vjepa2.train.masks import MaskConfig
 from vjepa2.train.pretrain import (
     ContextPredictor,
@@ -26,6 +27,7 @@ from vjepa2.train.pretrain import (
     learning_rate,
     model_config,
     optimizer_groups,
+    predict_per_cell,
     pretrain,
 )
 from vjepa2.weights.keymaps import strip_wrappers
@@ -221,6 +223,36 @@ def test_pred_context_last_feeds_the_predictor_the_last_step_only_and_both_avera
         both = ContextPredictor(encoder, predictor, "both")(clips, [(context_idx, target_idx)],
                                                            targets)  # fmt: skip
     torch.testing.assert_close(both, (loss + full) / 2)
+
+
+def test_pred_context_cell_runs_the_predictor_on_each_cells_last_token_alone():
+    torch.manual_seed(0)
+    encoder, predictor, _ = build_networks(
+        model_config(_options(overrides=dict(TINY, **TINY_PREDICTOR))), 0
+    )
+    clips = torch.randn(2, 8, 3, 32, 32)  # 4 time steps of 2 x 2 cells
+    context_idx = torch.tensor([[0, 1, 2, 3, 7, 4, 6, 5], [3, 2, 1, 0, 4, 5, 6, 7]])
+    target_idx = torch.tensor([[8, 13, 9, 12, 10, 15, 11, 14], [15, 14, 13, 12, 11, 10, 9, 8]])
+    targets = torch.randn(2, 16, 48)
+    with torch.no_grad():
+        loss = ContextPredictor(encoder, predictor, "cell")(clips, [(context_idx, target_idx)],
+                                                           targets)  # fmt: skip
+        context = encoder(clips, masks=context_idx)
+        expected = torch.zeros(2, 8, 48)
+        for b in range(2):  # each cell: its step-1 token alone predicts its steps 2 and 3
+            for slot, flat in enumerate(target_idx[b].tolist()):
+                source = (context_idx[b] == 4 + flat % 4).nonzero().item()
+                one = predictor(context[b : b + 1, source : source + 1], context_idx[b : b + 1,
+                                source : source + 1], torch.tensor([[flat % 4 + 8, flat % 4 + 12]]),
+                                mask_index=0, grid_hw=(2, 2))  # fmt: skip
+                expected[b, slot] = one[0, flat // 4 - 2]
+    want = (expected - gather_tokens(targets, target_idx)).abs().mean()
+    torch.testing.assert_close(loss, want[None])
+    with pytest.raises(ValueError, match="all 4 cells"):  # cell 3 not seen at the last step
+        predict_per_cell(predictor, context[:, :7], context_idx[:, :7], target_idx, (2, 2))
+    with pytest.raises(ValueError, match="every cell"):  # cell 0 twice, cell 1 never
+        predict_per_cell(predictor, context, context_idx, target_idx.clamp(max=12) // 4 * 4,
+                         (2, 2))  # fmt: skip
 
 
 def test_pred_first_schedules_start_after_the_predictor_alone():

@@ -74,7 +74,8 @@ class ContextPredictor(nn.Module):
     """The trained networks (context encoder + predictor) and the loss, in one module so one
     DistributedDataParallel wrapper covers a whole step. ``pred_context`` "last" gives the
     predictor only the context tokens of the last context time step; "both" runs the predictor
-    on all of them and on the last step's, and averages the two losses."""
+    on all of them and on the last step's, and averages the two losses; "cell" runs it once per
+    cell of the token grid on that cell's last-step token alone (:func:`predict_per_cell`)."""
 
     def __init__(
         self, encoder: VJEPA2Encoder, predictor: VJEPA2Predictor, pred_context: str = "all"
@@ -101,17 +102,80 @@ class ContextPredictor(nn.Module):
         losses = []
         for context_idx, target_idx in masks:
             context = self.encoder(clips, masks=context_idx)
-            views = [(context, context_idx)] if self.pred_context != "last" else []
-            if self.pred_context != "all":
-                views.append(last_time_step(context, context_idx, hp * wp))
             wanted = gather_tokens(targets, target_idx).float()
             view_losses = [
-                (self.predictor(tokens, seen, target_idx, mask_index=0, grid_hw=(hp, wp)).float()
-                 - wanted).abs().mean()
-                for tokens, seen in views
-            ]  # fmt: skip
+                (predicted.float() - wanted).abs().mean()
+                for predicted in self.predictions(context, context_idx, target_idx, (hp, wp))
+            ]
             losses.append(torch.stack(view_losses).mean())
         return torch.stack(losses)
+
+    def predictions(
+        self,
+        context: torch.Tensor,
+        context_idx: torch.Tensor,
+        target_idx: torch.Tensor,
+        grid_hw: tuple[int, int],
+    ) -> list[torch.Tensor]:
+        """The predictor's ``[B, Kt, D]`` from each view of the context ``[B, Kc, D]`` that
+        ``pred_context`` names."""
+        views = []
+        if self.pred_context in ("all", "both"):
+            views.append((context, context_idx))
+        if self.pred_context in ("last", "both"):
+            views.append(last_time_step(context, context_idx, grid_hw[0] * grid_hw[1]))
+        out = [
+            self.predictor(tokens, seen, target_idx, mask_index=0, grid_hw=grid_hw)
+            for tokens, seen in views
+        ]
+        if self.pred_context == "cell":
+            out.append(predict_per_cell(self.predictor, context, context_idx, target_idx, grid_hw))
+        return out
+
+
+def predict_per_cell(
+    predictor: VJEPA2Predictor,
+    context: torch.Tensor,
+    context_idx: torch.Tensor,
+    target_idx: torch.Tensor,
+    grid_hw: tuple[int, int],
+) -> torch.Tensor:
+    """The predictor run once per cell of the ``grid_hw`` token grid, each time on that cell's
+    token at the last context step alone, for that cell's target tokens: what it predicts about
+    a cell's future has to be in that one encoder token already (how far the actor is, which way
+    it moves). Needs every cell at the last context step and the same number of targets per cell.
+
+    Args:
+        context: ``[B, Kc, D]`` encoder tokens at ``context_idx`` ``[B, Kc]``.
+        target_idx: ``[B, Kt]`` flat token indices to predict.
+
+    Returns:
+        ``[B, Kt, D]``, in ``target_idx``'s order.
+    """
+    cells = grid_hw[0] * grid_hw[1]
+    tokens, seen = last_time_step(context, context_idx, cells)
+    (batch, count), dim = target_idx.shape, context.size(-1)
+    if seen.size(1) != cells or count % cells:
+        raise ValueError(
+            f"--pred-context cell needs all {cells} cells at the last context step (got "
+            f"{seen.size(1)}) and the same number of targets in each ({count} targets); use "
+            "masks such as 1:1:0.5:end"
+        )
+    by_cell = torch.argsort(seen % cells, dim=1)
+    tokens, seen = gather_tokens(tokens, by_cell), torch.gather(seen, 1, by_cell)
+    # Targets grouped cell by cell, in time order inside a cell (flat indices are unique).
+    order = torch.argsort((target_idx % cells) * (int(target_idx.max()) + 1) + target_idx, dim=1)
+    grouped = torch.gather(target_idx, 1, order).view(batch, cells, count // cells)
+    if not bool((grouped % cells == torch.arange(cells, device=grouped.device)[:, None]).all()):
+        raise ValueError("--pred-context cell needs the same number of targets in every cell")
+    predicted = predictor(
+        tokens.reshape(batch * cells, 1, dim),
+        seen.reshape(batch * cells, 1),
+        grouped.reshape(batch * cells, -1),
+        mask_index=0,
+        grid_hw=grid_hw,
+    ).reshape(batch, count, -1)
+    return torch.zeros_like(predicted).scatter(1, order[..., None].expand_as(predicted), predicted)
 
 
 def last_time_step(

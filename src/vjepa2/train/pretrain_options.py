@@ -49,7 +49,7 @@ PREDICTORS: dict[str, dict[str, Any]] = {
     "tiny": {"pred_num_hidden_layers": 1, "pred_hidden_size": 64, "pred_num_attention_heads": 4},
 }
 EMA_SCHEDULES = ("ramp", "constant")
-PRED_CONTEXTS = ("all", "last", "both")
+PRED_CONTEXTS = ("all", "last", "both", "cell")
 
 
 @dataclass
@@ -127,8 +127,10 @@ class PretrainOptions:
         "all", "What of the context the predictor sees: all of the encoder's context tokens, "
         "or those of the last context time step only (last: the encoder has to write how things "
         "move into those tokens; needs masks whose context ends at one time step for every clip "
-        "with the same token count, e.g. 1:1:0.5:end), or both (the predictor run on each, the "
-        "two losses averaged).", choices=PRED_CONTEXTS,
+        "with the same token count, e.g. 1:1:0.5:end), both (the predictor run on each, the "
+        "two losses averaged) or cell (the predictor run once per grid cell on that cell's "
+        "last-step token alone: the token itself has to say what comes to its cell).",
+        choices=PRED_CONTEXTS,
     )  # fmt: skip
     masks: tuple[MaskConfig, ...] = option(
         DEFAULT_MASKS,
