@@ -27,7 +27,7 @@ import torch
 
 from vjepa2.models.encoder import gather_tokens, target_features
 from vjepa2.train.frozen_fits import read_eval_clip
-from vjepa2.train.pretrain import last_time_step, predict_per_cell
+from vjepa2.train.pretrain import ContextPredictor
 from vjepa2.weights import load
 
 
@@ -84,16 +84,13 @@ def losses(
     if context is None:
         options = torch.load(checkpoint, map_location="cpu", weights_only=True).get("options", {})
         context = options.get("pred_context", "all")
-        context = context if context in ("last", "cell") else "all"
-    view = context  # what the predictor sees
+        context = context if context in ("last", "cell") else "all"  # "both": its full view
+    trained = ContextPredictor(online.encoder, online.predictor, context)
 
     def predict(frames: torch.Tensor) -> torch.Tensor:
-        tokens, seen = online.encoder(frames, masks=context_idx), context_idx
-        if view == "cell":  # each cell's last-step token alone
-            return predict_per_cell(online.predictor, tokens, seen, target_idx, grid[1:])
-        if view == "last":
-            tokens, seen = last_time_step(tokens, seen, grid[1] * grid[2])
-        return online.predictor(tokens, seen, target_idx, mask_index=0, grid_hw=grid[1:])
+        tokens = online.encoder(frames, masks=context_idx)
+        (predicted,) = trained.predictions(tokens, context_idx, target_idx, grid[1:])
+        return predicted
 
     out = {"as trained": predict(clips)}
     online.predictor.config = online.predictor.config.replace(pred_time_positions=False)
