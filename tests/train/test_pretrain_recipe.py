@@ -26,6 +26,7 @@ from vjepa2.train.pretrain import (
     last_time_step,
     learning_rate,
     model_config,
+    motion_change,
     optimizer_groups,
     predict_per_cell,
     pretrain,
@@ -113,15 +114,17 @@ def test_cli_recipe_options_reach_the_run(tmp_path, monkeypatch):
     args = ["pretrain", "--data", str(tmp_path), "--out", str(tmp_path / "run")]
     extra = ["--predictor", "tiny", "--ema-schedule", "constant", "--schedule-scale", "1",
              "--clip-grad", "0", "--pred-context", "last", "--pred-lr-scale", "3",
-             "--mask", "1:1:0.5:end", "--pred-first", "7"]  # fmt: skip
+             "--mask", "1:1:0.5:end", "--pred-first", "7", "--motion-weight", "2.5"]  # fmt: skip
     result = CliRunner().invoke(app, [*args, *extra])
     assert result.exit_code == 0, result.output
     opts = seen["opts"]
     assert (opts.predictor, opts.ema_schedule, opts.schedule_scale) == ("tiny", "constant", 1.0)
     assert (opts.clip_grad, opts.pred_context, opts.pred_lr_scale) == (0, "last", 3.0)
     assert [m.spec() for m in opts.masks] == ["1:1:0.5:end"] and opts.pred_first == 7
+    assert opts.motion_weight == 2.5
     result = CliRunner().invoke(app, [*args])
     assert result.exit_code == 0 and seen["opts"].clip_grad is None
+    assert seen["opts"].motion_weight == 0
     bad_options = (
         ["--predictor", "huge"],
         ["--ema-schedule", "cosine"],
@@ -129,6 +132,7 @@ def test_cli_recipe_options_reach_the_run(tmp_path, monkeypatch):
         ["--pred-context", "first"],
         ["--pred-lr-scale", "0"],
         ["--pred-first", "-1"],
+        ["--motion-weight", "-1"],
     )
     bad_options += (["--pred-context", "last"], ["--pred-context", "both"])  # default masks
     for bad in bad_options:
@@ -253,6 +257,46 @@ def test_pred_context_cell_runs_the_predictor_on_each_cells_last_token_alone():
     with pytest.raises(ValueError, match="every cell"):  # cell 0 twice, cell 1 never
         predict_per_cell(predictor, context, context_idx, target_idx.clamp(max=12) // 4 * 4,
                          (2, 2))  # fmt: skip
+
+
+def test_motion_change_scores_each_token_against_its_cells_mean_over_time():
+    targets = torch.zeros(2, 3 * 4, 5)  # 3 time steps of 4 cells
+    targets[0, 4 + 1] = 3.0  # clip 0: cell 1 changes at step 1 (mean over time 1, |3 - 1| = 2)
+    targets[1] = torch.randn(4, 5).repeat(3, 1)  # clip 1: nothing changes
+    change = motion_change(targets, cells=4)
+    raw = torch.zeros(12)
+    raw[[1, 5, 9]] = torch.tensor([1.0, 2.0, 1.0])
+    torch.testing.assert_close(change[0], raw / raw.mean())
+    assert change[0].mean().item() == pytest.approx(1.0)
+    assert change[1].abs().max().item() < 1e-3  # static clip: rounding noise stays near 0
+
+
+def test_motion_weight_puts_the_loss_where_the_targets_change():
+    torch.manual_seed(0)
+    encoder, predictor, _ = build_networks(
+        model_config(_options(overrides=dict(TINY, **TINY_PREDICTOR))), 0
+    )
+    clips = torch.randn(2, 8, 3, 32, 32)  # 4 time steps of 2 x 2 cells
+    context_idx = torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3, 8, 9, 10, 11]])
+    target_idx = torch.tensor([[8, 9, 10, 11, 12, 13, 14, 15], [4, 5, 6, 7, 12, 13, 14, 15]])
+    targets = torch.randn(2, 16, 48)
+    masks = [(context_idx, target_idx)]
+    with torch.no_grad():
+        plain = ContextPredictor(encoder, predictor)(clips, masks, targets)
+        zero = ContextPredictor(encoder, predictor, motion_weight=0.0)(clips, masks, targets)
+        weighted = ContextPredictor(encoder, predictor, motion_weight=3.0)(clips, masks, targets)
+        context = encoder(clips, masks=context_idx)
+        predicted = predictor(context, context_idx, target_idx, mask_index=0, grid_hw=(2, 2))
+    assert torch.equal(plain, zero)
+    grid = targets.view(2, 4, 4, 48)
+    change = (grid - grid.mean(dim=1, keepdim=True)).abs().mean(-1).reshape(2, 16)
+    change = change / change.mean(dim=1, keepdim=True)
+    weights = 1 + 3.0 * torch.gather(change, 1, target_idx)
+    weights = weights / weights.mean(dim=1, keepdim=True)
+    error = (predicted - gather_tokens(targets, target_idx)).abs().mean(-1)
+    torch.testing.assert_close(plain, error.mean()[None])
+    torch.testing.assert_close(weighted, (error * weights).mean()[None])
+    assert (weighted - plain).abs().item() > 1e-4
 
 
 def test_pred_first_schedules_start_after_the_predictor_alone():

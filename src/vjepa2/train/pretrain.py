@@ -8,7 +8,9 @@ One step, as in the original recipe:
 3. For each mask configuration (short-range and long-range multiblock masks) the *context
    encoder* sees only the context tokens, and the *predictor* fills in the target positions
    from them (mask token 0).
-4. loss = mean over masks of mean |prediction − h[targets]|  (L1).
+4. loss = mean over masks of mean |prediction − h[targets]|  (L1); with ``motion_weight`` A > 0
+   (ours) each target token's error is weighted by 1 + A·(how much its cell changes over time),
+   see :func:`motion_change`.
 5. AdamW step (lr: linear warmup, then constant or cosine), optional gradient clipping, then
    the target encoder moves towards the context encoder: θ_t ← m·θ_t + (1 − m)·θ_c, with m
    linear from ``ema[0]`` to ``ema[1]`` (or constant).
@@ -78,12 +80,17 @@ class ContextPredictor(nn.Module):
     cell of the token grid on that cell's last-step token alone (:func:`predict_per_cell`)."""
 
     def __init__(
-        self, encoder: VJEPA2Encoder, predictor: VJEPA2Predictor, pred_context: str = "all"
+        self,
+        encoder: VJEPA2Encoder,
+        predictor: VJEPA2Predictor,
+        pred_context: str = "all",
+        motion_weight: float = 0.0,
     ) -> None:
         super().__init__()
         self.encoder = encoder
         self.predictor = predictor
         self.pred_context = pred_context
+        self.motion_weight = motion_weight
 
     def forward(
         self,
@@ -99,12 +106,17 @@ class ContextPredictor(nn.Module):
             targets: the layer-normed target-encoder tokens ``[B, N, D]``.
         """
         _, hp, wp = self.encoder.token_grid(clips.shape)
+        change = motion_change(targets, hp * wp) if self.motion_weight else None
         losses = []
         for context_idx, target_idx in masks:
             context = self.encoder(clips, masks=context_idx)
             wanted = gather_tokens(targets, target_idx).float()
+            weights = None
+            if change is not None:
+                weights = 1 + self.motion_weight * torch.gather(change, 1, target_idx)
+                weights = weights / weights.mean(dim=1, keepdim=True)
             view_losses = [
-                (predicted.float() - wanted).abs().mean()
+                weighted_l1(predicted.float(), wanted, weights)
                 for predicted in self.predictions(context, context_idx, target_idx, (hp, wp))
             ]
             losses.append(torch.stack(view_losses).mean())
@@ -131,6 +143,34 @@ class ContextPredictor(nn.Module):
         if self.pred_context == "cell":
             out.append(predict_per_cell(self.predictor, context, context_idx, target_idx, grid_hw))
         return out
+
+
+@torch.no_grad()
+def motion_change(targets: torch.Tensor, cells: int) -> torch.Tensor:
+    """How much each target token differs from its grid cell's mean over time, ``[B, N]``:
+    mean |h − mean_t h| over channels, divided by its mean over the clip's tokens (so 1 is a
+    clip's average; static background scores near 0, where something moves scores high).
+
+    Args:
+        targets: ``[B, N, D]`` target tokens, flat index = time step × ``cells`` + cell.
+    """
+    batch, count, dim = targets.shape
+    grid = targets.detach().float().view(batch, count // cells, cells, dim)
+    change = (grid - grid.mean(dim=1, keepdim=True)).abs().mean(dim=-1).view(batch, count)
+    # Targets are layer-normed (unit scale): a clip whose mean change is under 1e-3 is static,
+    # and its rounding noise stays near 0 instead of being blown up to mean 1.
+    return change / change.mean(dim=1, keepdim=True).clamp_min(1e-3)
+
+
+def weighted_l1(
+    predicted: torch.Tensor, wanted: torch.Tensor, weights: torch.Tensor | None
+) -> torch.Tensor:
+    """Mean |predicted − wanted| over ``[B, K, D]``, each token's mean over D weighted by
+    ``weights`` ``[B, K]`` (mean 1 per clip) when given."""
+    error = (predicted - wanted).abs()
+    if weights is None:
+        return error.mean()
+    return (error.mean(dim=-1) * weights).mean()
 
 
 def predict_per_cell(
@@ -391,7 +431,8 @@ def setup(opts: PretrainOptions) -> Pretraining:
     else:
         config = model_config(opts, init.config if init is not None else None)
     encoder, predictor, target = build_networks(config, opts.seed, init, init_target)
-    trained = ContextPredictor(encoder, predictor, opts.pred_context).to(device)
+    trained = ContextPredictor(encoder, predictor, opts.pred_context, opts.motion_weight)
+    trained = trained.to(device)
     target.to(device)
     optimizer = torch.optim.AdamW(
         optimizer_groups(encoder, predictor, opts), betas=(0.9, 0.999), eps=1e-8

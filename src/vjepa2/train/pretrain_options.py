@@ -132,6 +132,12 @@ class PretrainOptions:
         "last-step token alone: the token itself has to say what comes to its cell).",
         choices=PRED_CONTEXTS,
     )  # fmt: skip
+    motion_weight: float = option(
+        0.0, "Weight each target token's loss by 1 + A x how much its grid cell's target changes "
+        "over time (relative to the clip's average; weights rescaled to mean 1 over the "
+        "targets): A > 0 puts the loss where things move rather than on static background "
+        "(ours; 0: the plain mean, as the original).", min=0,
+    )  # fmt: skip
     masks: tuple[MaskConfig, ...] = option(
         DEFAULT_MASKS,
         "A mask configuration BLOCKS:SPATIAL[:TEMPORAL[:ANCHOR]] (repeatable; the loss "
