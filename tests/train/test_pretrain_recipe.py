@@ -204,12 +204,18 @@ def test_last_time_step_keeps_each_clips_last_context_step_in_order():
         last_time_step(context, unequal, cells)
 
 
-def test_pred_context_last_feeds_the_predictor_the_last_step_only_and_both_averages():
+def _tiny_networks() -> tuple:
+    """A seeded tiny encoder and predictor, and clips ``[2, 8, 3, 32, 32]``: 4 time steps of
+    2 x 2 cells."""
     torch.manual_seed(0)
     encoder, predictor, _ = build_networks(
         model_config(_options(overrides=dict(TINY, **TINY_PREDICTOR))), 0
     )
-    clips = torch.randn(2, 8, 3, 32, 32)  # 4 time steps of 2 x 2 cells
+    return encoder, predictor, torch.randn(2, 8, 3, 32, 32)
+
+
+def test_pred_context_last_feeds_the_predictor_the_last_step_only_and_both_averages():
+    encoder, predictor, clips = _tiny_networks()
     context_idx = torch.arange(8).expand(2, -1)  # time steps 0 and 1
     target_idx = torch.arange(8, 16).expand(2, -1)
     targets = torch.randn(2, 16, 48)
@@ -230,11 +236,7 @@ def test_pred_context_last_feeds_the_predictor_the_last_step_only_and_both_avera
 
 
 def test_pred_context_cell_runs_the_predictor_on_each_cells_last_token_alone():
-    torch.manual_seed(0)
-    encoder, predictor, _ = build_networks(
-        model_config(_options(overrides=dict(TINY, **TINY_PREDICTOR))), 0
-    )
-    clips = torch.randn(2, 8, 3, 32, 32)  # 4 time steps of 2 x 2 cells
+    encoder, predictor, clips = _tiny_networks()
     context_idx = torch.tensor([[0, 1, 2, 3, 7, 4, 6, 5], [3, 2, 1, 0, 4, 5, 6, 7]])
     target_idx = torch.tensor([[8, 13, 9, 12, 10, 15, 11, 14], [15, 14, 13, 12, 11, 10, 9, 8]])
     targets = torch.randn(2, 16, 48)
@@ -272,11 +274,7 @@ def test_motion_change_scores_each_token_against_its_cells_mean_over_time():
 
 
 def test_motion_weight_puts_the_loss_where_the_targets_change():
-    torch.manual_seed(0)
-    encoder, predictor, _ = build_networks(
-        model_config(_options(overrides=dict(TINY, **TINY_PREDICTOR))), 0
-    )
-    clips = torch.randn(2, 8, 3, 32, 32)  # 4 time steps of 2 x 2 cells
+    encoder, predictor, clips = _tiny_networks()
     context_idx = torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3, 8, 9, 10, 11]])
     target_idx = torch.tensor([[8, 9, 10, 11, 12, 13, 14, 15], [4, 5, 6, 7, 12, 13, 14, 15]])
     targets = torch.randn(2, 16, 48)
